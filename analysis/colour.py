@@ -1,0 +1,43 @@
+"""Colour helpers shared by the stages: sRGB decoding, luminance, illumination normalisation."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from analysis.types import F32, U8, Bool
+
+
+def _srgb_lut() -> F32:
+    v = np.arange(256, dtype=np.float64) / 255.0
+    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return lin.astype(np.float32)
+
+
+SRGB_TO_LINEAR: F32 = _srgb_lut()
+
+
+def linear_rgb(rgb: U8) -> F32:
+    """sRGB uint8 (H, W, 3) -> linear-light float32 in [0, 1]."""
+    return SRGB_TO_LINEAR[rgb]
+
+
+def luminance(rgb: U8) -> F32:
+    """Linear-light relative luminance Y (Rec. 709 weights), float32 (H, W) in [0, 1]."""
+    lin = linear_rgb(rgb)
+    y = 0.2126 * lin[..., 0] + 0.7152 * lin[..., 1] + 0.0722 * lin[..., 2]
+    return np.asarray(y, dtype=np.float32)
+
+
+def masked_gaussian(image: F32, mask: Bool, sigma_px: float) -> F32:
+    """Gaussian smoothing that uses only pixels inside ``mask`` (normalised convolution).
+
+    Pixels outside the mask neither contribute nor get a meaningful value; where no mask pixel
+    is near, the result falls back to the mask's mean.
+    """
+    m = mask.astype(np.float32)
+    num = cv2.GaussianBlur(image * m, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(m, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    fallback = float(image[mask].mean()) if mask.any() else float(image.mean())
+    out = np.where(den > 1e-3, num / np.maximum(den, 1e-6), fallback)
+    return out.astype(np.float32)

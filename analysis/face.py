@@ -1,0 +1,296 @@
+"""Face landmarks, head pose and physical scale (MediaPipe Face Landmarker, offline).
+
+The landmarker runs on a copy of the photo whose long side is at most ``DETECT_MAX_SIDE`` px
+(its mesh model works on a 256 px crop anyway); when it finds no face, the full-range face
+detector looks for small faces and the landmarker is run again on a crop around each one.
+
+Scale: the visible iris diameter of adults is close to 11.7 mm (Caroline & Andre 2002 report
+11.71 +- 0.42 mm), so ``mm_per_px = 11.7 / iris diameter in px``, averaged over both eyes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from analysis import landmarks as lm
+from analysis.errors import MultipleFaces, NoFace
+from analysis.types import F32, U8
+
+IRIS_DIAMETER_MM = 11.7
+DETECT_MAX_SIDE = 1280
+FALLBACK_CROP_MARGIN = 0.6  # the crop around a full-range detection adds this much per side
+SIMILAR_FACE_RATIO = 0.6  # a second face at least this wide (relative) makes the photo ambiguous
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Head pose in degrees (MediaPipe's facial transformation matrix, Y-X-Z Euler angles).
+
+    yaw: turn about the vertical axis, 0 facing the camera, sign flips in a mirrored photo.
+    pitch: nod about the horizontal axis. roll: in-plane tilt.
+    """
+
+    yaw: float
+    pitch: float
+    roll: float
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One face found in a photo.
+
+    points: (478, 2) float32 landmark positions (x, y) in the photo's pixels.
+    pose: head pose. iris_diameter_px: mean visible iris diameter of both eyes.
+    mm_per_px: physical scale at the face, from the irises unless ``scale_source == "given"``.
+    other_faces: how many further, clearly smaller faces were seen (see SIMILAR_FACE_RATIO).
+    detector: ``"landmarker"`` or ``"full_range"`` (found by the fallback detector).
+    """
+
+    points: F32
+    pose: Pose
+    iris_diameter_px: float
+    mm_per_px: float
+    scale_source: str
+    other_faces: int = 0
+    detector: str = "landmarker"
+
+    @property
+    def width_px(self) -> float:
+        xs = self.points[list(lm.FACE_OVAL), 0]
+        return float(xs.max() - xs.min())
+
+    @property
+    def interocular_px(self) -> float:
+        right = self.points[lm.RIGHT_IRIS[0]]
+        left = self.points[lm.LEFT_IRIS[0]]
+        return float(np.hypot(*(left - right)))
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the C++ runtime's log lines while a model is created (fd-level redirect)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def pose_from_matrix(matrix: Any) -> Pose:
+    """Y-X-Z Euler angles (degrees) of the rotation part of a 4x4 transformation matrix."""
+    r = np.asarray(matrix, dtype=np.float64)[:3, :3]
+    yaw = np.degrees(np.arctan2(r[0, 2], r[2, 2]))
+    pitch = np.degrees(np.arcsin(np.clip(-r[1, 2], -1.0, 1.0)))
+    roll = np.degrees(np.arctan2(r[1, 0], r[1, 1]))
+    return Pose(float(yaw), float(pitch), float(roll))
+
+
+def iris_diameter_px(points: F32) -> float:
+    """Mean horizontal visible-iris diameter of both eyes, in pixels.
+
+    The horizontal chord is used because the lids often cover the top and bottom of the iris.
+    """
+    diameters = []
+    for iris in (lm.RIGHT_IRIS, lm.LEFT_IRIS):
+        contour = points[list(iris[1:])]
+        diameters.append(float(contour[:, 0].max() - contour[:, 0].min()))
+    return float(np.mean(diameters))
+
+
+class FaceFinder:
+    """MediaPipe Face Landmarker plus the full-range detector, loaded from the bundled files.
+
+    Not thread-safe by itself: calls are serialised with a lock. Close it (or use it as a
+    context manager) so that MediaPipe does not print a traceback at interpreter exit.
+    """
+
+    def __init__(self, max_faces: int = 4) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        from models.loader import FACE_DETECTOR_FULL_RANGE, FACE_LANDMARKER, bundled
+
+        self._lock = threading.Lock()
+        with _quiet_stderr():
+            self._landmarker = vision.FaceLandmarker.create_from_options(
+                vision.FaceLandmarkerOptions(
+                    base_options=BaseOptions(model_asset_buffer=bundled(FACE_LANDMARKER)),
+                    num_faces=max_faces,
+                    min_face_detection_confidence=0.5,
+                    min_face_presence_confidence=0.5,
+                    output_facial_transformation_matrixes=True,
+                )
+            )
+            self._detector = vision.FaceDetector.create_from_options(
+                vision.FaceDetectorOptions(
+                    base_options=BaseOptions(model_asset_buffer=bundled(FACE_DETECTOR_FULL_RANGE)),
+                    min_detection_confidence=0.5,
+                )
+            )
+        self._closed = False
+
+    def close(self) -> None:
+        with self._lock, _quiet_stderr():
+            if not self._closed:
+                self._landmarker.close()
+                self._detector.close()
+                self._closed = True
+
+    def __enter__(self) -> FaceFinder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _landmark(self, rgb: U8) -> list[tuple[F32, Pose]]:
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        result = self._landmarker.detect(image)
+        h, w = rgb.shape[:2]
+        faces = []
+        for i, marks in enumerate(result.face_landmarks):
+            pts = np.array([[p.x * w, p.y * h] for p in marks], dtype=np.float32)
+            matrices = result.facial_transformation_matrixes
+            pose = pose_from_matrix(matrices[i]) if i < len(matrices) else Pose(0.0, 0.0, 0.0)
+            faces.append((pts, pose))
+        return faces
+
+    def _full_range_boxes(self, rgb: U8) -> list[tuple[int, int, int, int]]:
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        boxes = []
+        with _quiet_stderr():  # the detector's graph logs on its first call
+            detections = self._detector.detect(image).detections
+        for det in detections:
+            b = det.bounding_box
+            boxes.append((b.origin_x, b.origin_y, b.width, b.height))
+        return boxes
+
+    def find_all(self, rgb: U8) -> tuple[list[tuple[F32, Pose]], str]:
+        """Each face's landmarks in photo pixels, largest first, and which path found them."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("FaceFinder is closed")
+            scale = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))
+            small = _resize(rgb, scale)
+            faces = [(pts / scale, pose) for pts, pose in self._landmark(small)]
+            detector = "landmarker"
+            if not faces:
+                detector = "full_range"
+                for x, y, bw, bh in self._full_range_boxes(small):
+                    faces.extend(self._landmark_in_box(rgb, (x, y, bw, bh), scale))
+        faces.sort(key=lambda f: -_width(f[0]))
+        return faces, detector
+
+    def _landmark_in_box(
+        self, rgb: U8, box: tuple[int, int, int, int], scale: float
+    ) -> list[tuple[F32, Pose]]:
+        x, y, bw, bh = (v / scale for v in box)
+        m = FALLBACK_CROP_MARGIN * max(bw, bh)
+        x0, y0 = max(0, int(x - m)), max(0, int(y - m))
+        x1, y1 = min(rgb.shape[1], int(x + bw + m)), min(rgb.shape[0], int(y + bh + m))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return []
+        crop = rgb[y0:y1, x0:x1]
+        crop_scale = min(4.0, 512 / max(crop.shape[:2]))
+        found = self._landmark(_resize(crop, crop_scale))
+        offset = np.array([x0, y0], dtype=np.float32)
+        return [(pts / crop_scale + offset, pose) for pts, pose in found[:1]]
+
+
+def _width(points: F32) -> float:
+    xs = points[list(lm.FACE_OVAL), 0]
+    return float(xs.max() - xs.min())
+
+
+def _resize(rgb: U8, scale: float) -> U8:
+    if scale == 1.0:
+        return rgb
+    h, w = rgb.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=interp))
+
+
+def _close_at_exit(finder: FaceFinder) -> None:
+    """Close before the thread pools that MediaPipe dispatches on are shut down.
+
+    ``concurrent.futures`` stops its workers through ``threading._register_atexit``, which runs
+    before ``atexit``; hooks registered there later run earlier, so the finder closes first.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - CPython always has it (3.9+)
+        atexit.register(finder.close)
+    else:
+        register(finder.close)
+
+
+_shared: FaceFinder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_finder() -> FaceFinder:
+    """A process-wide FaceFinder, created on first use and closed at interpreter exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = FaceFinder()
+            _close_at_exit(_shared)
+        return _shared
+
+
+def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | None = None) -> Face:
+    """The face to measure in ``rgb``.
+
+    Rule for several faces: when the second-largest face is at least ``SIMILAR_FACE_RATIO`` as
+    wide as the largest, it is unclear whose skin to measure and the photo is refused with
+    ``multiple_faces``; otherwise the largest face is measured and the others are counted
+    (the quality gate turns that count into a ``multiple_faces`` warning).
+    """
+    faces, detector = (finder or shared_finder()).find_all(rgb)
+    if not faces:
+        raise NoFace(
+            "No face was found in this photo. Please take a photo of the face from the front, "
+            "well lit and filling most of the frame."
+        )
+    if len(faces) > 1 and _width(faces[1][0]) >= SIMILAR_FACE_RATIO * _width(faces[0][0]):
+        raise MultipleFaces(
+            f"{len(faces)} faces of similar size were found in this photo. Please upload a photo "
+            "showing only the patient's face."
+        )
+    points, pose = faces[0]
+    iris = iris_diameter_px(points)
+    if mm_per_px is not None:
+        scale, source = float(mm_per_px), "given"
+    else:
+        scale, source = IRIS_DIAMETER_MM / max(iris, 1e-6), "iris"
+    return Face(
+        points=points.astype(np.float32),
+        pose=pose,
+        iris_diameter_px=iris,
+        mm_per_px=scale,
+        scale_source=source,
+        other_faces=len(faces) - 1,
+        detector=detector,
+    )

@@ -1,0 +1,190 @@
+"""Per-region metrics (DESIGN.md's metric table) from the wrinkle and pigment maps.
+
+All sums run over a region label image with ``np.bincount``, so every region is measured in one
+pass. Definitions and units:
+
+- ``wrinkles.severity`` = ``100 * (1 - exp(-S / SEVERITY_SCALE))`` with
+  ``S = sum(length_mm * depth_pct) / area_cm2`` over the region's centre-line pixels: depth-weighted
+  line density (mm x % per cm2). 0 without lines, monotone in line density and depth (a line that
+  fades lowers it while still detected), saturating towards 100. ``SEVERITY_SCALE`` puts a
+  forehead (30 cm2) with eight 60 mm lines 10 % deep near 27, twice that near 47.
+- ``wrinkles.mean_depth``: length-weighted mean relative darkening on the centre lines, percent.
+- ``wrinkles.fine_length_mm``/``deep_length_mm``: centre length of lines (linked segments)
+  whose mean width is under 0.3 mm and mean depth under 6 % / of the others.
+- ``pigmentation.melanin_mean``/``_sd``: melanin index (100 x melanin optical density) mean and SD.
+- ``pigmentation.spot_contrast``: mean melanin-index excess of spot pixels over their background.
+- ``pigmentation.ita_deg``: individual typology angle ``atan((L* - 50) / b*)`` of the mean CIELAB.
+- ``redness.mean``: erythema index (100 x haemoglobin optical density); ``redness.area_pct``: share
+  above the face's median by ``pigment.REDNESS_ABOVE_MEDIAN``.
+- ``texture.roughness``: SD of the fine-scale (0.2-0.6 mm band-pass) relative luminance on skin
+  that is neither line nor spot, in percent of local luminance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from analysis.pigment import PigmentMaps
+from analysis.regions import ANATOMICAL_REGIONS, REGIONS, RegionMasks
+from analysis.types import F64
+from analysis.wrinkles import WrinkleMap
+
+METRICS: tuple[str, ...] = (
+    "region.area_cm2",
+    "wrinkles.severity",
+    "wrinkles.count",
+    "wrinkles.length_mm",
+    "wrinkles.fine_length_mm",
+    "wrinkles.deep_length_mm",
+    "wrinkles.density_mm_per_cm2",
+    "wrinkles.area_pct",
+    "wrinkles.mean_width_mm",
+    "wrinkles.mean_depth",
+    "pigmentation.spot_count",
+    "pigmentation.spot_area_pct",
+    "pigmentation.spot_contrast",
+    "pigmentation.melanin_mean",
+    "pigmentation.melanin_sd",
+    "pigmentation.ita_deg",
+    "redness.mean",
+    "redness.area_pct",
+    "texture.roughness",
+)
+# Which way is better for each metric: -1 lower is better, +1 higher, 0 neither (DESIGN.md).
+BETTER: Mapping[str, int] = {
+    m: (0 if m in {"region.area_cm2", "pigmentation.melanin_mean", "pigmentation.ita_deg"} else -1)
+    for m in METRICS
+}
+SEVERITY_SCALE = 500.0
+ROUGHNESS_BAND_MM = (0.2, 0.6)
+
+
+@dataclass(frozen=True)
+class RegionMetrics:
+    """Every metric of one region (finite floats; counts as whole numbers)."""
+
+    region: str
+    values: Mapping[str, float]
+
+    def __getitem__(self, metric: str) -> float:
+        return self.values[metric]
+
+
+def _region_index(regions: RegionMasks) -> np.ndarray:
+    """Per-pixel index into REGIONS for the anatomical regions; -1 elsewhere."""
+    return regions.labels.astype(np.int32) - 1
+
+
+def _sums(index: np.ndarray, skin: np.ndarray, weights: np.ndarray | None = None) -> F64:
+    """Per-region sums (len(REGIONS)) of ``weights`` (or pixel counts); full_face over skin."""
+    n = len(ANATOMICAL_REGIONS)
+    flat = index.ravel()
+    valid = flat >= 0
+    w = None if weights is None else weights.ravel()
+    out = np.zeros(len(REGIONS), np.float64)
+    out[:n] = np.bincount(flat[valid], None if w is None else w[valid], minlength=n)[:n]
+    out[n] = float(skin.sum()) if w is None else float(w[skin.ravel()].sum())
+    return out
+
+
+def _distinct(index: np.ndarray, skin: np.ndarray, labels: np.ndarray) -> F64:
+    """Number of distinct non-zero ``labels`` touching each region."""
+    n = len(ANATOMICAL_REGIONS)
+    out = np.zeros(len(REGIONS), np.float64)
+    lab = labels.ravel()
+    flat = index.ravel()
+    sel = (lab > 0) & (flat >= 0)
+    if sel.any():
+        pairs = np.unique(flat[sel].astype(np.int64) * (int(lab.max()) + 1) + lab[sel])
+        out[:n] = np.bincount(pairs // (int(lab.max()) + 1), minlength=n)[:n]
+    out[n] = float(len(np.unique(lab[(lab > 0) & skin.ravel()])))
+    return out
+
+
+def _safe_div(a: F64, b: F64) -> F64:
+    return np.where(b > 0, a / np.where(b > 0, b, 1.0), 0.0)
+
+
+def region_metrics(
+    regions: RegionMasks, wrinkles: WrinkleMap, pigments: PigmentMaps, mm_per_px: float
+) -> dict[str, RegionMetrics]:
+    """All metrics for every region present (regions without pixels are left out)."""
+    idx = _region_index(regions)
+    skin = regions.skin
+    px_area_cm2 = mm_per_px**2 / 100.0
+    npx = _sums(idx, skin)
+    area = npx * px_area_cm2
+
+    centre = wrinkles.centerline
+    length = _sums(idx, skin, wrinkles.length_mm)
+    fine_len = _sums(idx, skin, np.where(wrinkles.fine, wrinkles.length_mm, 0))
+    depth_len = _sums(idx, skin, wrinkles.length_mm * wrinkles.depth)
+    width_len = _sums(idx, skin, wrinkles.length_mm * wrinkles.width_mm)
+    line_px = _sums(idx, skin, wrinkles.mask.astype(np.float64))
+    severity_sum = _sums(idx, skin, wrinkles.length_mm * wrinkles.depth * 100.0)
+    count = _distinct(idx, skin, np.where(centre, wrinkles.segments, 0))
+
+    spot_px = _sums(idx, skin, (pigments.spots > 0).astype(np.float64))
+    spot_c = _sums(idx, skin, np.where(pigments.spots > 0, pigments.spot_contrast, 0))
+    spot_n = _distinct(idx, skin, pigments.spots)
+    mel = pigments.melanin.astype(np.float64) * 100.0
+    mel_sum, mel_sq = _sums(idx, skin, mel), _sums(idx, skin, mel**2)
+    red_sum = _sums(idx, skin, pigments.haemoglobin.astype(np.float64) * 100.0)
+    red_px = _sums(idx, skin, pigments.red.astype(np.float64))
+    lab_l = _sums(idx, skin, pigments.lab[..., 0].astype(np.float64))
+    lab_b = _sums(idx, skin, pigments.lab[..., 2].astype(np.float64))
+
+    plain = skin & ~wrinkles.mask & (pigments.spots == 0)
+    fine_rel = _band_pass(wrinkles.relative, mm_per_px)
+    pidx = np.where(plain, idx, -1)
+    r_n = _sums(pidx, plain)
+    r_sum = _sums(pidx, plain, fine_rel)
+    r_sq = _sums(pidx, plain, fine_rel**2)
+
+    mel_mean = _safe_div(mel_sum, npx)
+    mel_var = np.maximum(_safe_div(mel_sq, npx) - mel_mean**2, 0.0)
+    r_var = np.maximum(_safe_div(r_sq, r_n) - _safe_div(r_sum, r_n) ** 2, 0.0)
+    mean_l, mean_b = _safe_div(lab_l, npx), _safe_div(lab_b, npx)
+    ita = np.degrees(np.arctan2(mean_l - 50.0, np.maximum(mean_b, 1e-6)))
+    s_index = _safe_div(severity_sum, area)
+
+    table = {
+        "region.area_cm2": area,
+        "wrinkles.severity": 100.0 * (1.0 - np.exp(-s_index / SEVERITY_SCALE)),
+        "wrinkles.count": count,
+        "wrinkles.length_mm": length,
+        "wrinkles.fine_length_mm": fine_len,
+        "wrinkles.deep_length_mm": length - fine_len,
+        "wrinkles.density_mm_per_cm2": _safe_div(length, area),
+        "wrinkles.area_pct": 100.0 * _safe_div(line_px, npx),
+        "wrinkles.mean_width_mm": _safe_div(width_len, length),
+        "wrinkles.mean_depth": 100.0 * _safe_div(depth_len, length),
+        "pigmentation.spot_count": spot_n,
+        "pigmentation.spot_area_pct": 100.0 * _safe_div(spot_px, npx),
+        "pigmentation.spot_contrast": 100.0 * _safe_div(spot_c, spot_px),
+        "pigmentation.melanin_mean": mel_mean,
+        "pigmentation.melanin_sd": np.sqrt(mel_var),
+        "pigmentation.ita_deg": ita,
+        "redness.mean": _safe_div(red_sum, npx),
+        "redness.area_pct": 100.0 * _safe_div(red_px, npx),
+        "texture.roughness": 100.0 * np.sqrt(r_var),
+    }
+    out: dict[str, RegionMetrics] = {}
+    for i, name in enumerate(REGIONS):
+        if npx[i] <= 0:
+            continue
+        values = {
+            m: float(np.nan_to_num(table[m][i], nan=0.0, posinf=0.0, neginf=0.0)) for m in METRICS
+        }
+        out[name] = RegionMetrics(region=name, values=values)
+    return out
+
+
+def _band_pass(rel: np.ndarray, mm_per_px: float) -> np.ndarray:
+    lo, hi = (s / mm_per_px for s in ROUGHNESS_BAND_MM)
+    fine = cv2.GaussianBlur(rel, (0, 0), max(lo, 0.5)) - cv2.GaussianBlur(rel, (0, 0), hi)
+    return np.asarray(fine, dtype=np.float64)

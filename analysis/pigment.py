@@ -1,0 +1,160 @@
+"""Melanin, haemoglobin (redness) and pigmented spots from colour, by optical-density unmixing.
+
+Method
+------
+Skin reflectance is modelled as Beer-Lambert absorption by two chromophores plus shading: per
+pixel, the optical density ``OD_c = -log10(linear RGB_c)`` of the camera channels is
+
+    OD = m * MELANIN + h * HAEMOGLOBIN + s * (1, 1, 1)
+
+where ``s`` absorbs shading and exposure, which scale all channels alike (the log-RGB model of
+Tsumura et al., "Image-based skin color and texture analysis/synthesis by extracting hemoglobin
+and melanin information in the skin", ACM TOG 22(3), 2003). The chromophore vectors are the
+absorption of each pigment at the channels' nominal wavelengths (R 600, G 540, B 460 nm),
+normalised to 1 at its largest: melanin falls off as lambda^-3.46 (Jacques, "Optical properties
+of biological tissues: a review", Phys. Med. Biol. 58, 2013); oxy-haemoglobin from Prahl's
+tabulated molar extinction. Solving the 3x3 system gives ``m`` and ``h`` in optical-density
+units.
+
+Reported indices (dimensionless): melanin index ``100 * m``; erythema (redness) index
+``100 * h``. Shading and exposure cancel; a white-balance change shifts both by a constant,
+which comparisons remove (see ``analysis.compare``); spot contrast is local and does not move.
+
+Spots: melanin contrast ``c = m - background`` with the background an opening (removes dark
+blobs up to ``SPOT_MAX_MM``) then skin-only Gaussian; spots are connected areas with
+``c > SPOT_LOW`` holding a core above ``SPOT_HIGH``, ``SPOT_MIN_MM``-``SPOT_MAX_MM`` in
+equivalent diameter, and not elongated (``SPOT_MAX_ELONGATION``), so wrinkles are not spots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from analysis.canonical import CanonicalFace
+from analysis.colour import linear_rgb, masked_gaussian
+from analysis.types import F32, U8, Bool
+
+MELANIN = np.array([0.40, 0.69, 1.00])  # R, G, B
+HAEMOGLOBIN = np.array([0.06, 1.00, 0.62])
+SHADING = np.array([1.0, 1.0, 1.0])
+UNMIX = np.linalg.inv(np.stack([MELANIN, HAEMOGLOBIN, SHADING], axis=1)).astype(np.float32)
+
+SPOT_LOW = 0.04  # melanin OD above background at the spot's edge
+SPOT_HIGH = 0.07  # ... and somewhere inside it
+SPOT_NOISE_LOW = 3.0
+SPOT_NOISE_HIGH = 5.0
+SPOT_MIN_MM = 1.0
+SPOT_MAX_MM = 10.0
+SPOT_MAX_ELONGATION = 3.0
+BACKGROUND_SIGMA_MM = 4.0
+SMOOTH_MM = 0.3  # chromophore maps are smoothed: unmixing amplifies pixel noise
+REDNESS_ABOVE_MEDIAN = 0.04  # erythema OD above the face's median that counts as red area
+
+
+@dataclass(frozen=True, eq=False)
+class PigmentMaps:
+    """Chromophore maps in the canonical frame (float32, (H, W); 0 outside skin where noted).
+
+    melanin, haemoglobin: optical densities ``m`` and ``h``.
+    spot_contrast: ``m`` above its local background. spots: int32 labels of accepted spots.
+    red: bool, erythema above the face's median by ``REDNESS_ABOVE_MEDIAN``.
+    lab: (H, W, 3) float32 CIELAB (L 0-100, a, b) for ITA.
+    """
+
+    melanin: F32
+    haemoglobin: F32
+    spot_contrast: F32
+    spots: np.ndarray
+    red: Bool
+    lab: F32
+
+
+def unmix(rgb: U8) -> tuple[F32, F32]:
+    """Melanin and haemoglobin optical densities of each pixel of an sRGB image."""
+    od = -np.log10(np.maximum(linear_rgb(rgb), 1.0 / 4096.0))
+    conc = od.reshape(-1, 3) @ UNMIX.T
+    m = conc[:, 0].reshape(rgb.shape[:2])
+    h = conc[:, 1].reshape(rgb.shape[:2])
+    return m.astype(np.float32), h.astype(np.float32)
+
+
+def cielab(rgb: U8) -> F32:
+    """CIELAB (D65) with L in 0-100 and signed a, b."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return np.asarray(lab, dtype=np.float32)
+
+
+def _melanin_background(m: F32, skin: Bool, face: CanonicalFace) -> F32:
+    """Skin melanin without spots: grey opening at quarter resolution, then skin Gaussian."""
+    filled = np.where(skin, m, float(np.median(m[skin])) if skin.any() else 0.0).astype(np.float32)
+    small = cv2.resize(filled, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    r = max(1, round(face.px(SPOT_MAX_MM) / 8))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
+    opened = cv2.resize(opened, (m.shape[1], m.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return masked_gaussian(np.minimum(opened, filled), skin, face.px(BACKGROUND_SIGMA_MM))
+
+
+def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> np.ndarray:
+    """Label image of pigmented spots (see module docstring for the rule).
+
+    Thresholds never fall below ``SPOT_LOW``/``SPOT_HIGH`` and rise with the skin's own melanin
+    mottling (``SPOT_NOISE_LOW``/``SPOT_NOISE_HIGH`` robust standard deviations of the contrast),
+    so that unmixing noise on dark or grainy photos is not taken for spots.
+    """
+    values = contrast[skin]
+    spread = 1.4826 * float(np.median(np.abs(values - np.median(values)))) if values.size else 0.0
+    low = max(SPOT_LOW, SPOT_NOISE_LOW * spread)
+    high = max(SPOT_HIGH, SPOT_NOISE_HIGH * spread)
+    candidate = (contrast > low) & skin
+    labels, n = ndi.label(candidate)
+    if n == 0:
+        return np.asarray(labels, dtype=np.int32)
+    idx = np.arange(1, n + 1)
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
+    peak = ndi.maximum(contrast, labels, idx)
+    diameter = 2.0 * np.sqrt(area / np.pi) * mm_per_px
+    ok = (peak > high) & (diameter >= SPOT_MIN_MM) & (diameter <= SPOT_MAX_MM)
+    slices = ndi.find_objects(labels)
+    for i in np.flatnonzero(ok):
+        sl = slices[i]
+        if sl is not None:
+            ok[i] = _elongation(labels[sl] == i + 1) <= SPOT_MAX_ELONGATION
+    keep = np.concatenate([[0], np.where(ok, idx, 0)])
+    kept = keep[labels]
+    relabeled, _ = ndi.label(kept > 0)
+    return np.asarray(relabeled, dtype=np.int32)
+
+
+def _elongation(mask: Bool) -> float:
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 3:
+        return 1.0
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64))
+    ev = np.linalg.eigvalsh(cov)
+    return float(np.sqrt(max(ev[1], 1e-9) / max(ev[0], 1e-9)))
+
+
+def pigment_maps(face: CanonicalFace, skin: Bool) -> PigmentMaps:
+    """Melanin, redness and spots on the skin of a canonical face."""
+    m, h = unmix(face.rgb)
+    sigma = face.px(SMOOTH_MM)
+    m = np.asarray(cv2.GaussianBlur(m, (0, 0), sigma), np.float32)
+    h = np.asarray(cv2.GaussianBlur(h, (0, 0), sigma), np.float32)
+    background = _melanin_background(m, skin, face)
+    contrast = np.where(skin, m - background, 0.0).astype(np.float32)
+    spots = detect_spots(contrast, skin, face.mm_per_px)
+    h_median = float(np.median(h[skin])) if skin.any() else 0.0
+    red = skin & (h > h_median + REDNESS_ABOVE_MEDIAN)
+    return PigmentMaps(
+        melanin=m,
+        haemoglobin=h,
+        spot_contrast=contrast,
+        spots=spots,
+        red=red,
+        lab=cielab(face.rgb),
+    )

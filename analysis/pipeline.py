@@ -1,0 +1,165 @@
+"""The only place where the stages are chained: bytes -> Photo -> Face -> quality -> canonical
+face -> regions -> wrinkle and pigment maps -> per-region metrics."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.canonical import CanonicalFace, to_canonical
+from analysis.face import Face, FaceFinder, find_face
+from analysis.io import LoadLimits, load_image
+from analysis.metrics import METRICS, RegionMetrics, region_metrics
+from analysis.pigment import PigmentMaps, pigment_maps
+from analysis.quality import (
+    QualityReport,
+    QualityThresholds,
+    check_exposure,
+    check_face,
+    hair_warning,
+)
+from analysis.regions import REGIONS, RegionMasks, region_masks
+from analysis.types import Photo
+from analysis.wrinkles import WrinkleMap, detect_wrinkles
+
+SCHEMA_VERSION = "1"
+PIPELINE_VERSION = "0.1.0"
+
+ImageInput = str | os.PathLike[str] | bytes | np.ndarray | Photo
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything measured on one photo, with the maps kept for overlays."""
+
+    photo: Photo
+    face: Face
+    quality: QualityReport
+    canonical: CanonicalFace
+    regions: RegionMasks
+    wrinkles: WrinkleMap
+    pigments: PigmentMaps
+    metrics: dict[str, RegionMetrics]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The analysis JSON without the per-region table."""
+        f = self.face
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "pipeline_version": PIPELINE_VERSION,
+            "image": {
+                "width": self.photo.width,
+                "height": self.photo.height,
+                "sha256": self.photo.sha256,
+                "format": self.photo.source_format,
+            },
+            "face": {
+                "pose": {
+                    "yaw": round(f.pose.yaw, 2),
+                    "pitch": round(f.pose.pitch, 2),
+                    "roll": round(f.pose.roll, 2),
+                },
+                "mm_per_px": round(f.mm_per_px, 5),
+                "scale_source": f.scale_source,
+                "iris_diameter_px": round(f.iris_diameter_px, 2),
+                "detector": f.detector,
+            },
+            "quality": {
+                "ok": self.quality.ok,
+                "issues": [i.to_dict() for i in self.quality.issues],
+                "sharpness": round(self.quality.sharpness, 4),
+                "px_per_mm": round(self.quality.px_per_mm, 3),
+                "clipped_fraction": round(self.quality.clipped_fraction, 4),
+                "median_grey": round(self.quality.median_grey, 1),
+            },
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The analysis JSON of DESIGN.md."""
+        out = self.summary()
+        out["regions"] = {
+            name: {m: round(self.metrics[name][m], 4) for m in METRICS}
+            for name in REGIONS
+            if name in self.metrics
+        }
+        return out
+
+
+def analyze(
+    image: ImageInput,
+    *,
+    mm_per_px: float | None = None,
+    finder: FaceFinder | None = None,
+    limits: LoadLimits = LoadLimits(),
+    thresholds: QualityThresholds = QualityThresholds(),
+) -> Analysis:
+    """Measure one face photo.
+
+    Parameters
+    ----------
+    image:
+        A path, the file's bytes, an RGB uint8 array (H, W, 3) or an already loaded ``Photo``.
+    mm_per_px:
+        Known physical pixel size at the face (ruler, calibration target); otherwise estimated
+        from the irises.
+
+    Raises
+    ------
+    AnalysisError
+        A subclass with a stable ``code`` when the photo cannot be measured.
+    """
+    if mm_per_px is not None and not (np.isfinite(mm_per_px) and 0.001 <= mm_per_px <= 5.0):
+        raise ValueError(f"mm_per_px must be between 0.001 and 5 mm, got {mm_per_px}")
+    clock = _Clock()
+    photo = image if isinstance(image, Photo) else load_image(image, limits=limits)
+    clock.lap("load")
+    face = find_face(photo.rgb, mm_per_px=mm_per_px, finder=finder)
+    clock.lap("landmarks")
+    issues, sharp = check_face(photo.rgb, face, thresholds)
+    clock.lap("quality")
+    canonical = to_canonical(photo.rgb, face)
+    clock.lap("canonical")
+    regions = region_masks(canonical)
+    exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
+    issues += exposure + hair_warning(regions.hair_fraction, thresholds)
+    clock.lap("regions")
+    wrinkles = detect_wrinkles(canonical, regions.skin)
+    clock.lap("wrinkles")
+    pigments = pigment_maps(canonical, regions.skin)
+    clock.lap("pigment")
+    metrics = region_metrics(regions, wrinkles, pigments, canonical.mm_per_px)
+    clock.lap("metrics")
+    quality = QualityReport(
+        issues=tuple(issues),
+        sharpness=sharp,
+        px_per_mm=1.0 / face.mm_per_px,
+        clipped_fraction=clipped,
+        median_grey=grey,
+    )
+    return Analysis(
+        photo=photo,
+        face=face,
+        quality=quality,
+        canonical=canonical,
+        regions=regions,
+        wrinkles=wrinkles,
+        pigments=pigments,
+        metrics=metrics,
+        timings=clock.laps,
+    )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._t
+        self._t = now

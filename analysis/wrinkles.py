@@ -1,0 +1,231 @@
+"""Wrinkle detection: oriented multi-scale valley filters, hysteresis, centre lines, width, depth.
+
+Method
+------
+1. Illumination normalisation. ``Y`` is linear luminance. The skin background ``B`` is a
+   Gaussian of ``Y`` restricted to skin (``BACKGROUND_SIGMA_MM``, wide against any line).
+   ``R = Y / B - 1`` is the relative darkening: a wrinkle 8 % deep reads -0.08 whatever the
+   exposure or white balance. Shine brighter than ``HIGHLIGHT_CLIP`` is clipped.
+2. Valley strength: ``R`` is filtered with a bank of oriented second-derivative-of-Gaussian
+   kernels (``ORIENTATIONS`` directions, ``SIGMAS_MM`` across the line, ``ELONGATION`` times
+   longer along it: steerable-filter style line detection, Freeman & Adelson 1991, with the
+   elongated support of Gabor wrinkle banks that averages skin texture out along the line).
+   Kernels are sigma^2-normalised: a long Gaussian valley of depth ``d`` and standard width
+   ``w`` responds most at ``s = sqrt(2) w`` with ``2 / (3 sqrt 3) d ~ 0.385 d`` (Lindeberg 1998,
+   gamma = 1), so response / 0.385 estimates depth and the best scale gives the width,
+   FWHM = 1.665 s*. Round blobs (pores) respond in every direction and weakly.
+3. Centre lines: non-maximum suppression across the best direction, hysteresis between ``LOW``
+   and ``HIGH`` estimated depth, both raised to ``TEXTURE_FACTOR`` (and twice that) times the
+   skin's median response, so a line must stand out from that skin's own relief; components
+   shorter than ``MIN_LENGTH_MM`` are dropped; lines within ``LINK_GAP_MM`` count as one.
+4. Per centre pixel: length (1 / max(|cos|, |sin|) of the line direction, exact for 8-connected
+   straight lines), width (FWHM from the refined scale), depth (measured ``-R`` on the centre
+   line). A linked line is "fine" when its mean width is under ``FINE_MAX_WIDTH_MM`` and its
+   mean depth under ``FINE_MAX_DEPTH``, else "deep".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from analysis.canonical import CanonicalFace
+from analysis.colour import luminance, masked_gaussian
+from analysis.types import F32, Bool
+
+SIGMAS_MM: tuple[float, ...] = (0.2, 0.33, 0.55, 0.9)
+PEAK_GAIN = 2.0 / (3.0 * np.sqrt(3.0))  # sigma^2-normalised response per unit depth
+BACKGROUND_SIGMA_MM = 2.0
+HIGH = 0.05  # estimated depth a line must reach somewhere
+LOW = 0.025  # estimated depth along the rest of the line
+MIN_LENGTH_MM = 2.5
+LINK_GAP_MM = 1.0
+FINE_MAX_WIDTH_MM = 0.3
+FINE_MAX_DEPTH = 0.06
+HIGHLIGHT_CLIP = 0.10  # brighter-than-skin beyond this (specular shine) is clipped
+ORIENTATIONS = 8
+ELONGATION = 3.0  # along-line sigma over across-line sigma
+TEXTURE_FACTOR = 2.0  # lines must exceed this multiple of the skin's median response
+PYRAMID_FROM_PX = 2.0  # coarser scales run at half resolution
+
+
+@dataclass(frozen=True, eq=False)
+class WrinkleMap:
+    """Wrinkle detection in the canonical frame.
+
+    strength: (H, W) float32 estimated depth from the filter (0 where no valley).
+    centerline: (H, W) bool centre-line pixels of accepted lines.
+    mask: (H, W) bool line pixels at their full width.
+    width_mm, depth, length_mm: (H, W) float32 per centre pixel (0 elsewhere); depth is the
+    relative darkening (0.08 = 8 %) measured on the photo.
+    segments: (H, W) int32 label of the linked line each centre pixel belongs to (0 = none).
+    fine: (H, W) bool centre pixels of segments classified as fine lines.
+    relative: (H, W) float32 the normalised luminance R = Y / B - 1 (0 outside skin).
+    """
+
+    strength: F32
+    centerline: Bool
+    mask: Bool
+    width_mm: F32
+    depth: F32
+    length_mm: F32
+    segments: np.ndarray
+    fine: Bool
+    relative: F32
+
+
+def relative_luminance(face: CanonicalFace, skin: Bool) -> F32:
+    """``R = Y / B - 1`` on skin (0 elsewhere), with B the skin-only Gaussian of Y."""
+    y = luminance(face.rgb)
+    background = masked_gaussian(y, skin, face.px(BACKGROUND_SIGMA_MM))
+    rel = y / np.maximum(background, 1e-4) - 1.0
+    rel = np.clip(rel, -0.6, HIGHLIGHT_CLIP)
+    return np.where(skin, rel, 0.0).astype(np.float32)
+
+
+def valley_kernel(sigma: float, theta: float, elongation: float) -> F32:
+    """Oriented, sigma^2-normalised second-derivative-of-Gaussian kernel.
+
+    ``sigma`` (px) across the line, ``elongation * sigma`` along it; ``theta`` is the direction
+    of the line normal. The kernel sums to zero (flat skin gives 0) and a long straight
+    Gaussian valley of depth ``d`` and width ``sigma / sqrt 2`` gives ``PEAK_GAIN * d``.
+    """
+    along = elongation * sigma
+    half = int(np.ceil(3.0 * max(sigma, along)))
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    u = x * np.cos(theta) + y * np.sin(theta)
+    v = -x * np.sin(theta) + y * np.cos(theta)
+    g = np.exp(-(u**2) / (2 * sigma**2) - v**2 / (2 * along**2))
+    g /= g.sum()
+    k = (u**2 / sigma**2 - 1.0) * g
+    k -= g * (k.sum() / g.sum())  # exact zero mean on the discrete grid
+    return np.asarray(k, dtype=np.float32)
+
+
+def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> tuple[F32, F32, F32]:
+    """Best valley strength (as depth), its scale (px) and the line-normal angle (rad).
+
+    Scales above ``PYRAMID_FROM_PX`` run on a half-resolution copy (their kernels are smooth
+    enough), which keeps every kernel small.
+    """
+    shape = rel.shape
+    half_res = cv2.resize(rel, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    thetas = [np.pi * k / ORIENTATIONS for k in range(ORIENTATIONS)]
+    per_scale = []
+    for s in sigmas_px:
+        coarse = s > PYRAMID_FROM_PX
+        src, s_eff = (half_res, s / 2) if coarse else (rel, s)
+        kernels = [valley_kernel(s_eff, th, ELONGATION) for th in thetas]
+        responses = np.stack(
+            [cv2.filter2D(src, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT) for k in kernels]
+        )
+        arg = responses.argmax(axis=0).astype(np.uint8)
+        best = np.take_along_axis(responses, arg[None], 0)[0]
+        if coarse:
+            best = cv2.resize(best, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+            arg = cv2.resize(arg, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+        per_scale.append((np.maximum(best, 0.0) / PEAK_GAIN, arg))
+    stack = np.stack([v for v, _ in per_scale])
+    idx = np.argmax(stack, axis=0)
+    strength = np.take_along_axis(stack, idx[None], 0)[0]
+    orient = np.take_along_axis(np.stack([a for _, a in per_scale]), idx[None], 0)[0]
+    theta = (orient.astype(np.float32) * np.float32(np.pi / ORIENTATIONS)).astype(np.float32)
+    # refine the scale with a parabola in log(sigma) through the best and its neighbours
+    logs = np.log(np.asarray(sigmas_px, np.float32))
+    i0 = np.clip(idx, 1, len(sigmas_px) - 2)
+    ym, y0, yp = (np.take_along_axis(stack, (i0 + k)[None], 0)[0] for k in (-1, 0, 1))
+    denom = ym - 2 * y0 + yp
+    safe = np.where(denom < -1e-9, denom, -1.0)
+    offset = np.clip(np.where(denom < -1e-9, 0.5 * (ym - yp) / safe, 0.0), -1.0, 1.0)
+    step = np.diff(logs).mean()
+    interior = (idx > 0) & (idx < len(sigmas_px) - 1)
+    sigma = np.where(interior, np.exp(logs[i0] + offset * step), np.asarray(sigmas_px)[idx])
+    return strength.astype(np.float32), sigma.astype(np.float32), theta
+
+
+def _non_max_suppression(strength: F32, theta: F32) -> Bool:
+    """Keep pixels that are maxima of ``strength`` along the line normal (4 directions)."""
+    q = np.round(theta / (np.pi / 4)).astype(np.int8) % 4  # 0: x, 1: diag, 2: y, 3: anti-diag
+    p = np.pad(strength, 1)
+    c = p[1:-1, 1:-1]
+    keep = np.zeros(strength.shape, bool)
+    for k, (dy, dx) in enumerate(((0, 1), (1, 1), (1, 0), (1, -1))):
+        a = p[1 + dy : p.shape[0] - 1 + dy, 1 + dx : p.shape[1] - 1 + dx]
+        b = p[1 - dy : p.shape[0] - 1 - dy, 1 - dx : p.shape[1] - 1 - dx]
+        keep |= (q == k) & (c >= a) & (c >= b)
+    return keep & (strength > 0)
+
+
+def detect_wrinkles(face: CanonicalFace, skin: Bool, *, rel: F32 | None = None) -> WrinkleMap:
+    """Detect wrinkles on the skin of a canonical face."""
+    if rel is None:
+        rel = relative_luminance(face, skin)
+    sigmas = tuple(face.px(s) for s in SIGMAS_MM)
+    strength, sigma, theta = _oriented_valleys(rel, sigmas)
+    # keep away from the skin border, where the mask edge itself is not a wrinkle
+    inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    strength = np.where(inner, strength, 0.0).astype(np.float32)
+
+    # texture floor: lines must stand out from the skin's own relief around them
+    floor = TEXTURE_FACTOR * float(np.median(strength[inner])) if inner.any() else 0.0
+    low = max(LOW, floor)
+    high = max(HIGH, 2.0 * floor)
+    ridge = _non_max_suppression(strength, theta) & (strength >= low)
+    eight = np.ones((3, 3), bool)
+    labels, n = ndi.label(ridge, structure=eight)
+    if n:
+        strong = np.bincount(labels.ravel(), (strength >= high).ravel(), n + 1) > 0
+        strong[0] = False
+        ridge = strong[labels]
+
+    # per-pixel geometry
+    step = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
+    length = np.where(ridge, step * face.mm_per_px, 0.0).astype(np.float32)
+
+    # drop short components, then link nearby lines into segments
+    labels, n = ndi.label(ridge, structure=eight)
+    if n:
+        seg_len = ndi.sum(length, labels, index=np.arange(1, n + 1))
+        keep = np.concatenate([[False], seg_len >= MIN_LENGTH_MM])
+        ridge = keep[labels]
+    length = np.where(ridge, length, 0.0).astype(np.float32)
+    gap = max(1, round(face.px(LINK_GAP_MM) / 2))
+    linked = cv2.dilate(ridge.astype(np.uint8), np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
+    seg_labels, n_seg = ndi.label(linked, structure=eight)
+    segments = np.where(ridge, seg_labels, 0).astype(np.int32)
+
+    width = np.where(ridge, 1.665 * sigma * face.mm_per_px, 0.0).astype(np.float32)
+    depth = np.where(ridge, np.clip(-rel, 0.0, 1.0), 0.0).astype(np.float32)
+
+    fine = np.zeros_like(ridge)
+    if n_seg:
+        count = np.bincount(segments.ravel(), minlength=n_seg + 1)[1:]
+        w_seg = np.bincount(segments.ravel(), width.ravel(), n_seg + 1)[1:] / np.maximum(count, 1)
+        d_seg = np.bincount(segments.ravel(), depth.ravel(), n_seg + 1)[1:] / np.maximum(count, 1)
+        is_fine = np.concatenate([[False], (w_seg < FINE_MAX_WIDTH_MM) & (d_seg < FINE_MAX_DEPTH)])
+        fine = is_fine[segments] & ridge
+
+    mask = _full_width_mask(ridge, width / face.mm_per_px) & skin
+    return WrinkleMap(
+        strength=strength,
+        centerline=ridge,
+        mask=mask,
+        width_mm=width,
+        depth=depth,
+        length_mm=length,
+        segments=segments,
+        fine=fine,
+        relative=rel,
+    )
+
+
+def _full_width_mask(centerline: Bool, width_px: F32) -> Bool:
+    """Pixels within half the local line width of the nearest centre-line pixel."""
+    if not centerline.any():
+        return np.zeros(centerline.shape, bool)
+    dist, (iy, ix) = ndi.distance_transform_edt(~centerline, return_indices=True)
+    half = width_px[iy, ix] / 2
+    return np.asarray(dist <= np.maximum(half, 0.5))

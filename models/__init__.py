@@ -1,0 +1,1 @@
+"""Model files and their loaders (the vendored MediaPipe face models, checked by sha256)."""

@@ -1,0 +1,1 @@
+"""Adapters around the ``analysis`` pipeline: command line (and, later, HTTP and storage)."""

@@ -1,0 +1,55 @@
+"""Every shared real face gives all 15 regions with finite metrics and plausible geometry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis import analyze
+from analysis.metrics import METRICS
+from analysis.regions import ANATOMICAL_REGIONS, REGIONS
+from tests.conftest import face_path, face_paths
+
+STEMS = [p.stem for p in face_paths()] or ["pd_biden_2013_vp"]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_real_face_has_every_region_with_finite_metrics(stem, finder):
+    result = analyze(face_path(stem), finder=finder)
+    d = result.to_dict()
+    assert list(d["regions"]) == list(REGIONS)
+    for region, metrics in d["regions"].items():
+        assert list(metrics) == list(METRICS), region
+        assert all(math.isfinite(v) for v in metrics.values()), region
+        assert metrics["region.area_cm2"] > 0.1, region  # a turned face shows little far side
+        assert 0 <= metrics["wrinkles.severity"] <= 100
+    # anatomical regions are disjoint and inside full_face
+    labels = result.regions.labels
+    assert np.all(result.regions.skin[labels > 0])
+    areas = sum(d["regions"][r]["region.area_cm2"] for r in ANATOMICAL_REGIONS)
+    assert areas <= d["regions"]["full_face"]["region.area_cm2"] + 1e-6
+    # physical scale from the irises: adult faces are 110-170 mm wide
+    width_mm = result.face.width_px * result.face.mm_per_px
+    assert 110 < width_mm < 170
+    assert d["image"]["width"] == result.photo.width
+    assert d["quality"]["ok"] == (not d["quality"]["issues"])
+
+
+def test_mirrored_photo_mirrors_pose_and_swaps_sides(finder):
+    from analysis.io import load_image
+
+    photo = load_image(face_path("pd_biden_2013_vp"))
+    a = analyze(photo.rgb, finder=finder)
+    b = analyze(np.ascontiguousarray(photo.rgb[:, ::-1]), finder=finder)
+    assert a.face.pose.yaw == pytest.approx(-b.face.pose.yaw, abs=3.0)
+    assert a.face.pose.roll == pytest.approx(-b.face.pose.roll, abs=3.0)
+    ra, rb = a.metrics["cheek_left"]["region.area_cm2"], b.metrics["cheek_right"]["region.area_cm2"]
+    assert ra == pytest.approx(rb, rel=0.15)
+
+
+def test_known_scale_overrides_iris(finder):
+    a = analyze(face_path("pd_biden_2013_vp"), mm_per_px=0.2, finder=finder)
+    assert a.face.mm_per_px == 0.2
+    assert a.face.scale_source == "given"

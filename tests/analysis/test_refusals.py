@@ -1,0 +1,134 @@
+"""Unusable photos are refused with their stable code, through the API and the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from analysis import AnalysisError, analyze
+from analysis.io import load_image
+from service.cli import main
+from tests.conftest import face_path
+
+
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _jpeg(array: np.ndarray, quality: int = 92) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _png_bomb() -> bytes:
+    im = Image.new("L", (20000, 20000))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=False, compress_level=9)
+    return buf.getvalue()
+
+
+CASES = {
+    "empty": (lambda: b"", "unreadable_image"),
+    "text": (lambda: b"patient notes: follow-up in 4 weeks\n" * 20, "unsupported_format"),
+    "pdf": (lambda: b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF", "unsupported_format"),
+    "truncated_jpeg": (lambda: _jpeg(data.astronaut())[:20000], "unreadable_image"),
+    "one_pixel": (lambda: _png(np.zeros((1, 1, 3), np.uint8)), "image_too_small"),
+    "png_bomb": (_png_bomb, "image_too_large"),
+    "coffee_no_face": (lambda: _jpeg(data.coffee()), "no_face"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_unusable_photo_is_refused_with_its_code(case, finder):
+    make, code = CASES[case]
+    with pytest.raises(AnalysisError) as info:
+        analyze(make(), finder=finder)
+    assert info.value.code == code
+    assert info.value.message
+    assert "Traceback" not in info.value.message
+
+
+@pytest.mark.parametrize("case", ["empty", "truncated_jpeg", "png_bomb", "coffee_no_face"])
+def test_cli_exit_3_with_error_json(case, tmp_path: Path, capsys):
+    make, code = CASES[case]
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(make())
+    out_json = tmp_path / "result.json"
+    assert main(["analyze", str(photo), "--json", str(out_json)]) == 3
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"]["code"] == code
+    assert json.loads(out_json.read_text())["error"]["code"] == code
+    assert "Traceback" not in captured.err
+
+
+def test_cli_process_never_prints_a_traceback(tmp_path: Path):
+    photo = tmp_path / "coffee.jpg"
+    photo.write_bytes(_jpeg(data.coffee()))
+    proc = subprocess.run(
+        [sys.executable, "-m", "service.cli", "analyze", str(photo), "--json", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert json.loads(proc.stdout)["error"]["code"] == "no_face"
+    assert "Traceback" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr
+
+
+def test_cli_usage_errors_exit_2(tmp_path: Path, capsys):
+    assert main(["analyze", str(tmp_path / "missing.jpg")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["analyze", "--no-such-flag"]) == 2
+
+
+def test_two_similar_faces_are_refused(finder):
+    face = load_image(face_path("pd_biden_2013_vp")).rgb
+    pair = np.ascontiguousarray(np.hstack([face, face[:, ::-1]]))
+    with pytest.raises(AnalysisError) as info:
+        analyze(pair, finder=finder)
+    assert info.value.code == "multiple_faces"
+
+
+def test_small_second_face_is_ignored_with_a_warning(finder):
+    import cv2
+
+    big = load_image(face_path("pd_biden_2013_vp")).rgb
+    small = cv2.resize(big, (big.shape[1] // 3, big.shape[0] // 3), interpolation=cv2.INTER_AREA)
+    canvas = np.full((big.shape[0], big.shape[1] + small.shape[1], 3), 128, np.uint8)
+    canvas[:, : big.shape[1]] = big
+    canvas[: small.shape[0], big.shape[1] :] = small
+    result = analyze(canvas, finder=finder)
+    codes = [i.code for i in result.quality.issues]
+    assert "multiple_faces" in codes
+    assert result.face.width_px > 300
+
+
+def test_blurred_photo_is_refused(finder):
+    import cv2
+
+    face = load_image(face_path("pd_biden_2013_vp")).rgb
+    blurred = cv2.GaussianBlur(face, (0, 0), 6)
+    with pytest.raises(AnalysisError) as info:
+        analyze(blurred, finder=finder)
+    assert info.value.code == "too_blurry"
+
+
+def test_overexposed_photo_is_refused(finder):
+    face = load_image(face_path("pd_biden_2013_vp")).rgb.astype(np.float32)
+    bright = np.clip(face * 3.0, 0, 255).astype(np.uint8)
+    with pytest.raises(AnalysisError) as info:
+        analyze(bright, finder=finder)
+    assert info.value.code == "bad_exposure"
