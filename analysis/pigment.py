@@ -114,19 +114,23 @@ def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> np.ndarray:
     labels, n = ndi.label(candidate)
     if n == 0:
         return np.asarray(labels, dtype=np.int32)
-    idx = np.arange(1, n + 1)
-    area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
-    peak = ndi.maximum(contrast, labels, idx)
+    peak = np.asarray(ndi.maximum(contrast, labels, np.arange(1, n + 1)))
+    # each spot's extent is where its contrast is at least half its peak (full width at half
+    # maximum, as a dermatologist outlines a lentigo), not where it first exceeds the threshold
+    strong = np.concatenate([[False], peak > high])
+    half = np.concatenate([[np.inf], 0.5 * peak])
+    cut, m = ndi.label(strong[labels] & (contrast >= half[labels]))
+    if m == 0:
+        return np.asarray(cut, dtype=np.int32)
+    area = np.bincount(cut.ravel(), minlength=m + 1)[1:].astype(np.float64)
     diameter = 2.0 * np.sqrt(area / np.pi) * mm_per_px
-    ok = (peak > high) & (diameter >= SPOT_MIN_MM) & (diameter <= SPOT_MAX_MM)
-    slices = ndi.find_objects(labels)
+    ok = (diameter >= SPOT_MIN_MM) & (diameter <= SPOT_MAX_MM)
+    slices = ndi.find_objects(cut)
     for i in np.flatnonzero(ok):
         sl = slices[i]
         if sl is not None:
-            ok[i] = _elongation(labels[sl] == i + 1) <= SPOT_MAX_ELONGATION
-    keep = np.concatenate([[0], np.where(ok, idx, 0)])
-    kept = keep[labels]
-    relabeled, _ = ndi.label(kept > 0)
+            ok[i] = _elongation(cut[sl] == i + 1) <= SPOT_MAX_ELONGATION
+    relabeled, _ = ndi.label(np.concatenate([[False], ok])[cut])
     return np.asarray(relabeled, dtype=np.int32)
 
 

@@ -128,10 +128,10 @@ def analyze(
     exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
     issues += exposure + hair_warning(regions.hair_fraction, thresholds)
     clock.lap("regions")
-    wrinkles = detect_wrinkles(canonical, regions.skin)
-    clock.lap("wrinkles")
     pigments = pigment_maps(canonical, regions.skin)
     clock.lap("pigment")
+    wrinkles = detect_wrinkles(canonical, regions.skin, exclude=pigments.spots > 0)
+    clock.lap("wrinkles")
     metrics = region_metrics(regions, wrinkles, pigments, canonical.mm_per_px)
     clock.lap("metrics")
     quality = QualityReport(

@@ -43,7 +43,11 @@ HIGH = 0.05  # estimated depth a line must reach somewhere
 LOW = 0.025  # estimated depth along the rest of the line
 MIN_LENGTH_MM = 2.5
 LINK_GAP_MM = 1.0
-FINE_MAX_WIDTH_MM = 0.3
+MIN_DARKENING = 0.01  # measured relative darkening a centre pixel needs
+ALONG_SAMPLES = 7
+EXCLUDE_MARGIN_MM = 1.0
+SIDE_CONTRAST = 0.5  # both sides must be this share of the darkening brighter than the centre
+FINE_MAX_WIDTH_MM = 0.45  # the narrowest width the 0.2 mm canonical grid resolves is ~0.35 mm
 FINE_MAX_DEPTH = 0.06
 HIGHLIGHT_CLIP = 0.10  # brighter-than-skin beyond this (specular shine) is clipped
 ORIENTATIONS = 8
@@ -124,6 +128,10 @@ def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> tuple[F32, F32,
         )
         arg = responses.argmax(axis=0).astype(np.uint8)
         best = np.take_along_axis(responses, arg[None], 0)[0]
+        # a line is flat along itself; a blob curves the same way in every direction
+        orth = (arg.astype(np.int16) + ORIENTATIONS // 2) % ORIENTATIONS
+        across = np.take_along_axis(responses, orth[None].astype(np.intp), 0)[0]
+        best = best - np.maximum(across, 0.0)
         if coarse:
             best = cv2.resize(best, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
             arg = cv2.resize(arg, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
@@ -159,8 +167,15 @@ def _non_max_suppression(strength: F32, theta: F32) -> Bool:
     return keep & (strength > 0)
 
 
-def detect_wrinkles(face: CanonicalFace, skin: Bool, *, rel: F32 | None = None) -> WrinkleMap:
-    """Detect wrinkles on the skin of a canonical face."""
+def detect_wrinkles(
+    face: CanonicalFace, skin: Bool, *, exclude: Bool | None = None, rel: F32 | None = None
+) -> WrinkleMap:
+    """Detect wrinkles on the skin of a canonical face.
+
+    ``exclude`` marks pixels that may not hold a line centre, with a margin of
+    ``EXCLUDE_MARGIN_MM`` (pigmented spots: a dark round patch is pigment, not a fold, though
+    its inside curves like a short wide valley).
+    """
     if rel is None:
         rel = relative_luminance(face, skin)
     sigmas = tuple(face.px(s) for s in SIGMAS_MM)
@@ -174,6 +189,11 @@ def detect_wrinkles(face: CanonicalFace, skin: Bool, *, rel: F32 | None = None) 
     low = max(LOW, floor)
     high = max(HIGH, 2.0 * floor)
     ridge = _non_max_suppression(strength, theta) & (strength >= low)
+    ridge = _two_sided(ridge, rel, sigma, theta)
+    if exclude is not None and exclude.any():
+        r = max(1, round(face.px(EXCLUDE_MARGIN_MM)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        ridge &= cv2.dilate(exclude.astype(np.uint8), kernel) == 0
     eight = np.ones((3, 3), bool)
     labels, n = ndi.label(ridge, structure=eight)
     if n:
@@ -220,6 +240,42 @@ def detect_wrinkles(face: CanonicalFace, skin: Bool, *, rel: F32 | None = None) 
         fine=fine,
         relative=rel,
     )
+
+
+def _two_sided(candidates: Bool, rel: F32, sigma: F32, theta: F32) -> Bool:
+    """Keep centre pixels that are darker than the skin on BOTH sides of the line.
+
+    The inside of a dark patch's edge curves like half a valley; a wrinkle is darker than the
+    skin on either side. ``R`` is averaged along the line (``ALONG_SAMPLES`` points over
+    +-``ELONGATION`` scales, as the filters do) at the centre and at 2.5 scales to each side;
+    both sides must be at least ``SIDE_CONTRAST`` of the centre's darkening above it, and the
+    centre ``MIN_DARKENING`` below the skin level.
+    """
+    ys, xs = np.nonzero(candidates)
+    if len(xs) == 0:
+        return candidates
+    h, w = rel.shape
+    s = sigma[ys, xs]
+    nx, ny = np.cos(theta[ys, xs]), np.sin(theta[ys, xs])
+    offsets = np.linspace(-ELONGATION, ELONGATION, ALONG_SAMPLES)
+
+    def mean_at(shift: float) -> np.ndarray:
+        total = np.zeros(len(xs), np.float64)
+        for t in offsets:
+            px = xs + (shift * nx - t * ny) * s
+            py = ys + (shift * ny + t * nx) * s
+            xi = np.clip(np.rint(px), 0, w - 1).astype(np.intp)
+            yi = np.clip(np.rint(py), 0, h - 1).astype(np.intp)
+            total += rel[yi, xi]
+        return total / len(offsets)
+
+    centre = mean_at(0.0)
+    side = np.minimum(mean_at(2.5), mean_at(-2.5))
+    darkening = np.maximum(-centre, 0.0)
+    ok = (darkening >= MIN_DARKENING) & (side - centre >= SIDE_CONTRAST * darkening)
+    out = np.zeros_like(candidates)
+    out[ys[ok], xs[ok]] = True
+    return out
 
 
 def _full_width_mask(centerline: Bool, width_px: F32) -> Bool:

@@ -1,0 +1,142 @@
+"""Wrinkle and spot metrics against exact synthetic truth (procedural skin, rendered lines)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from datasets.synthetic import (
+    LineSpec,
+    SpotSpec,
+    adjust_exposure,
+    adjust_white_balance,
+    curved_line,
+    render_lines,
+    render_spots,
+)
+from tests.analysis.synthetic_face import MM_PER_PX, measure, skin
+
+
+def _line(width_mm=0.5, depth=0.10, y=250.0, x0=100.0, x1=400.0, curvature=0.0):
+    pts = curved_line((x0, y), (x1, y), curvature=curvature)
+    return LineSpec(points_px=pts, width_mm=width_mm, depth=depth)
+
+
+def _render(lines, seed=0):
+    return render_lines(skin(seed=seed), lines, mm_per_px=MM_PER_PX)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_skin_without_lines_scores_below_2(seed):
+    m = measure(skin(seed=seed))
+    assert m["wrinkles.severity"] < 2
+    assert m["wrinkles.length_mm"] < 3
+
+
+@pytest.mark.parametrize(
+    ("width_mm", "depth", "curvature"),
+    [(0.3, 0.05, 0.0), (0.5, 0.10, 0.05), (1.0, 0.15, -0.1), (1.5, 0.25, 0.0)],
+)
+def test_drawn_line_length_is_measured_within_15_percent(width_mm, depth, curvature):
+    r = _render([_line(width_mm, depth, curvature=curvature)])
+    m = measure(r.image)
+    assert m["wrinkles.length_mm"] == pytest.approx(r.lengths_mm[0], rel=0.15)
+    assert m["wrinkles.count"] == 1
+
+
+def test_deeper_line_raises_depth_and_severity():
+    shallow = measure(_render([_line(depth=0.06)]).image)
+    deep = measure(_render([_line(depth=0.15)]).image)
+    deeper = measure(_render([_line(depth=0.25)]).image)
+    assert (
+        shallow["wrinkles.mean_depth"] < deep["wrinkles.mean_depth"] < deeper["wrinkles.mean_depth"]
+    )
+    assert shallow["wrinkles.severity"] < deep["wrinkles.severity"] < deeper["wrinkles.severity"]
+    # measured depth is the rendered relative darkening (percent) within a quarter
+    assert deep["wrinkles.mean_depth"] == pytest.approx(15.0, rel=0.25)
+
+
+def test_fading_line_lowers_severity_while_still_detected():
+    depths = [0.20, 0.15, 0.10, 0.07]
+    results = [measure(_render([_line(depth=d)]).image) for d in depths]
+    assert all(r["wrinkles.count"] == 1 for r in results)
+    severities = [r["wrinkles.severity"] for r in results]
+    assert severities == sorted(severities, reverse=True)
+    assert len(set(severities)) == len(severities)
+
+
+def test_wider_line_raises_mean_width():
+    widths = [0.4, 0.7, 1.2]
+    measured = [
+        measure(_render([_line(width_mm=w)]).image)["wrinkles.mean_width_mm"] for w in widths
+    ]
+    assert measured == sorted(measured)
+    for w, got in zip(widths, measured, strict=True):
+        assert got == pytest.approx(w, rel=0.35)
+
+
+def test_fine_and_deep_lines_are_split():
+    fine = _line(width_mm=0.3, depth=0.05, y=150)
+    deep = _line(width_mm=0.9, depth=0.15, y=350)
+    r = _render([fine, deep])
+    m = measure(r.image)
+    assert m["wrinkles.fine_length_mm"] == pytest.approx(r.lengths_mm[0], rel=0.2)
+    assert m["wrinkles.deep_length_mm"] == pytest.approx(r.lengths_mm[1], rel=0.2)
+
+
+@pytest.mark.parametrize("factor", [0.7, 0.85, 1.15, 1.3])
+def test_exposure_moves_wrinkle_metrics_less_than_5_percent(factor):
+    r = _render([_line(depth=0.08), _line(width_mm=0.8, depth=0.12, y=380, curvature=0.08)])
+    base = measure(r.image)
+    other = measure(adjust_exposure(r.image, factor))
+    for key in (
+        "wrinkles.length_mm",
+        "wrinkles.density_mm_per_cm2",
+        "wrinkles.area_pct",
+        "wrinkles.severity",
+    ):
+        assert other[key] == pytest.approx(base[key], rel=0.05), key
+
+
+@pytest.mark.parametrize("gains", [(1.08, 1.0, 0.92), (0.92, 1.0, 1.08), (1.0, 0.95, 1.05)])
+def test_white_balance_moves_wrinkle_metrics_less_than_5_percent(gains):
+    r = _render([_line(depth=0.08), _line(width_mm=0.8, depth=0.12, y=380, curvature=0.08)])
+    base = measure(r.image)
+    other = measure(adjust_white_balance(r.image, gains))
+    for key in (
+        "wrinkles.length_mm",
+        "wrinkles.density_mm_per_cm2",
+        "wrinkles.area_pct",
+        "wrinkles.severity",
+    ):
+        assert other[key] == pytest.approx(base[key], rel=0.05), key
+
+
+@pytest.mark.parametrize(("diameter_mm", "contrast"), [(3.0, 0.25), (5.0, 0.15), (8.0, 0.3)])
+def test_dark_spot_adds_one_spot_with_its_area(diameter_mm, contrast):
+    base_img = skin(seed=3)
+    spot = SpotSpec(center_xy=(250.0, 250.0), diameter_mm=diameter_mm, contrast=contrast)
+    r = render_spots(base_img, [spot], mm_per_px=MM_PER_PX, rng=np.random.default_rng(0))
+    before, after = measure(base_img), measure(r.image)
+    assert after["pigmentation.spot_count"] == before["pigmentation.spot_count"] + 1
+    region_mm2 = (480 * MM_PER_PX) ** 2
+    added_mm2 = (
+        (after["pigmentation.spot_area_pct"] - before["pigmentation.spot_area_pct"])
+        / 100
+        * region_mm2
+    )
+    assert added_mm2 == pytest.approx(r.areas_mm2[0], rel=0.15)
+    assert after["pigmentation.spot_contrast"] > 0
+
+
+def test_spot_is_not_a_wrinkle_and_line_is_not_a_spot():
+    img = skin(seed=4)
+    spot = SpotSpec(center_xy=(250.0, 250.0), diameter_mm=4.0, contrast=0.3)
+    spotted = render_spots(img, [spot], mm_per_px=MM_PER_PX, rng=np.random.default_rng(0)).image
+    base = measure(img)
+    assert measure(spotted)["wrinkles.length_mm"] <= base["wrinkles.length_mm"] + 1
+    lined = _render([_line(depth=0.2, width_mm=1.0)], seed=4).image
+    assert measure(lined)["pigmentation.spot_count"] == base["pigmentation.spot_count"]
+    assert measure(lined)["pigmentation.spot_area_pct"] == pytest.approx(
+        base["pigmentation.spot_area_pct"], abs=0.05
+    )
