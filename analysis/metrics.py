@@ -74,35 +74,37 @@ class RegionMetrics:
         return self.values[metric]
 
 
-def _region_index(regions: RegionMasks) -> np.ndarray:
-    """Per-pixel index into REGIONS for the anatomical regions; -1 elsewhere."""
-    return regions.labels.astype(np.int32) - 1
+class _Tally:
+    """Per-region sums over skin pixels, one ``bincount`` per quantity.
 
+    Pixels are gathered once: the skin pixels and their anatomical region (unlabelled skin
+    counts towards ``full_face`` only). Results are arrays aligned with ``REGIONS``.
+    """
 
-def _sums(index: np.ndarray, skin: np.ndarray, weights: np.ndarray | None = None) -> F64:
-    """Per-region sums (len(REGIONS)) of ``weights`` (or pixel counts); full_face over skin."""
-    n = len(ANATOMICAL_REGIONS)
-    flat = index.ravel()
-    valid = flat >= 0
-    w = None if weights is None else weights.ravel()
-    out = np.zeros(len(REGIONS), np.float64)
-    out[:n] = np.bincount(flat[valid], None if w is None else w[valid], minlength=n)[:n]
-    out[n] = float(skin.sum()) if w is None else float(w[skin.ravel()].sum())
-    return out
+    def __init__(self, regions: RegionMasks) -> None:
+        self.sel = np.flatnonzero(regions.skin)
+        n = len(ANATOMICAL_REGIONS)
+        region = regions.labels.ravel()[self.sel].astype(np.intp) - 1
+        self.region = np.where(region >= 0, region, n)  # n: skin outside the 14 regions
+        self.n = n
 
+    def sum(self, weights: np.ndarray | None = None) -> F64:
+        w = None if weights is None else np.asarray(weights).ravel()[self.sel].astype(np.float64)
+        per = np.bincount(self.region, w, minlength=self.n + 1).astype(np.float64)
+        return np.concatenate([per[: self.n], [per.sum()]])
 
-def _distinct(index: np.ndarray, skin: np.ndarray, labels: np.ndarray) -> F64:
-    """Number of distinct non-zero ``labels`` touching each region."""
-    n = len(ANATOMICAL_REGIONS)
-    out = np.zeros(len(REGIONS), np.float64)
-    lab = labels.ravel()
-    flat = index.ravel()
-    sel = (lab > 0) & (flat >= 0)
-    if sel.any():
-        pairs = np.unique(flat[sel].astype(np.int64) * (int(lab.max()) + 1) + lab[sel])
-        out[:n] = np.bincount(pairs // (int(lab.max()) + 1), minlength=n)[:n]
-    out[n] = float(len(np.unique(lab[(lab > 0) & skin.ravel()])))
-    return out
+    def distinct(self, labels: np.ndarray) -> F64:
+        """Number of distinct non-zero ``labels`` touching each region."""
+        lab = np.asarray(labels).ravel()[self.sel].astype(np.int64)
+        on = lab > 0
+        out = np.zeros(self.n + 1, np.float64)
+        if on.any():
+            base = int(lab.max()) + 1
+            pairs = np.unique(self.region[on] * base + lab[on])
+            per = np.bincount(pairs // base, minlength=self.n + 1)
+            out[: self.n] = per[: self.n]
+            out[self.n] = float(len(np.unique(lab[on])))
+        return out
 
 
 def _safe_div(a: F64, b: F64) -> F64:
@@ -113,37 +115,35 @@ def region_metrics(
     regions: RegionMasks, wrinkles: WrinkleMap, pigments: PigmentMaps, mm_per_px: float
 ) -> dict[str, RegionMetrics]:
     """All metrics for every region present (regions without pixels are left out)."""
-    idx = _region_index(regions)
-    skin = regions.skin
+    t = _Tally(regions)
     px_area_cm2 = mm_per_px**2 / 100.0
-    npx = _sums(idx, skin)
+    npx = t.sum()
     area = npx * px_area_cm2
 
     centre = wrinkles.centerline
-    length = _sums(idx, skin, wrinkles.length_mm)
-    fine_len = _sums(idx, skin, np.where(wrinkles.fine, wrinkles.length_mm, 0))
-    depth_len = _sums(idx, skin, wrinkles.length_mm * wrinkles.depth)
-    width_len = _sums(idx, skin, wrinkles.length_mm * wrinkles.width_mm)
-    line_px = _sums(idx, skin, wrinkles.mask.astype(np.float64))
-    severity_sum = _sums(idx, skin, wrinkles.length_mm * wrinkles.depth * 100.0)
-    count = _distinct(idx, skin, np.where(centre, wrinkles.segments, 0))
+    length = t.sum(wrinkles.length_mm)
+    fine_len = t.sum(np.where(wrinkles.fine, wrinkles.length_mm, 0))
+    depth_len = t.sum(wrinkles.length_mm * wrinkles.depth)
+    width_len = t.sum(wrinkles.length_mm * wrinkles.width_mm)
+    line_px = t.sum(wrinkles.mask.astype(np.float64))
+    severity_sum = t.sum(wrinkles.length_mm * wrinkles.depth * 100.0)
+    count = t.distinct(np.where(centre, wrinkles.segments, 0))
 
-    spot_px = _sums(idx, skin, (pigments.spots > 0).astype(np.float64))
-    spot_c = _sums(idx, skin, np.where(pigments.spots > 0, pigments.spot_contrast, 0))
-    spot_n = _distinct(idx, skin, pigments.spots)
+    spot_px = t.sum((pigments.spots > 0).astype(np.float64))
+    spot_c = t.sum(np.where(pigments.spots > 0, pigments.spot_contrast, 0))
+    spot_n = t.distinct(pigments.spots)
     mel = pigments.melanin.astype(np.float64) * 100.0
-    mel_sum, mel_sq = _sums(idx, skin, mel), _sums(idx, skin, mel**2)
-    red_sum = _sums(idx, skin, pigments.haemoglobin.astype(np.float64) * 100.0)
-    red_px = _sums(idx, skin, pigments.red.astype(np.float64))
-    lab_l = _sums(idx, skin, pigments.lab[..., 0].astype(np.float64))
-    lab_b = _sums(idx, skin, pigments.lab[..., 2].astype(np.float64))
+    mel_sum, mel_sq = t.sum(mel), t.sum(mel**2)
+    red_sum = t.sum(pigments.haemoglobin.astype(np.float64) * 100.0)
+    red_px = t.sum(pigments.red.astype(np.float64))
+    lab_l = t.sum(pigments.lab[..., 0].astype(np.float64))
+    lab_b = t.sum(pigments.lab[..., 2].astype(np.float64))
 
-    plain = skin & ~wrinkles.mask & (pigments.spots == 0)
+    plain = (~wrinkles.mask & (pigments.spots == 0)).astype(np.float64)
     fine_rel = _band_pass(wrinkles.relative, mm_per_px)
-    pidx = np.where(plain, idx, -1)
-    r_n = _sums(pidx, plain)
-    r_sum = _sums(pidx, plain, fine_rel)
-    r_sq = _sums(pidx, plain, fine_rel**2)
+    r_n = t.sum(plain)
+    r_sum = t.sum(plain * fine_rel)
+    r_sq = t.sum(plain * fine_rel**2)
 
     mel_mean = _safe_div(mel_sum, npx)
     mel_var = np.maximum(_safe_div(mel_sq, npx) - mel_mean**2, 0.0)

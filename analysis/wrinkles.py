@@ -14,10 +14,13 @@ Method
    ``w`` responds most at ``s = sqrt(2) w`` with ``2 / (3 sqrt 3) d ~ 0.385 d`` (Lindeberg 1998,
    gamma = 1), so response / 0.385 estimates depth and the best scale gives the width,
    FWHM = 1.665 s*. Round blobs (pores) respond in every direction and weakly.
-3. Centre lines: non-maximum suppression across the best direction, hysteresis between ``LOW``
-   and ``HIGH`` estimated depth, both raised to ``TEXTURE_FACTOR`` (and twice that) times the
-   skin's median response, so a line must stand out from that skin's own relief; components
-   shorter than ``MIN_LENGTH_MM`` are dropped; lines within ``LINK_GAP_MM`` count as one.
+3. Centre lines: non-maximum suppression across the best direction; pixels above ``low``
+   that are darker than the skin on both sides of the line form components; a component is
+   kept when it is at least ``MIN_LENGTH_MM`` long and its mean strength reaches
+   ``high * sqrt(MIN_LENGTH_MM / length)`` (evidence accumulates along a line). ``low`` and
+   ``high`` are ``LOW``/``HIGH`` estimated depth, raised to ``TEXTURE_LOW``/``TEXTURE_HIGH``
+   times the skin's median response so a line must stand out from that skin's own relief.
+   Lines within ``LINK_GAP_MM`` count as one.
 4. Per centre pixel: length (1 / max(|cos|, |sin|) of the line direction, exact for 8-connected
    straight lines), width (FWHM from the refined scale), depth (measured ``-R`` on the centre
    line). A linked line is "fine" when its mean width is under ``FINE_MAX_WIDTH_MM`` and its
@@ -39,20 +42,23 @@ from analysis.types import F32, Bool
 SIGMAS_MM: tuple[float, ...] = (0.2, 0.33, 0.55, 0.9)
 PEAK_GAIN = 2.0 / (3.0 * np.sqrt(3.0))  # sigma^2-normalised response per unit depth
 BACKGROUND_SIGMA_MM = 2.0
-HIGH = 0.05  # estimated depth a line must reach somewhere
-LOW = 0.025  # estimated depth along the rest of the line
-MIN_LENGTH_MM = 2.5
-LINK_GAP_MM = 1.0
+HIGH = 0.045  # estimated depth a line must reach somewhere
+LOW = 0.02  # estimated depth along the rest of the line
+MIN_LENGTH_MM = 4.0
+LINK_GAP_MM = 1.5
 MIN_DARKENING = 0.01  # measured relative darkening a centre pixel needs
 ALONG_SAMPLES = 7
 EXCLUDE_MARGIN_MM = 1.0
+EVIDENCE_MM = 1.5  # sigma of the along-line averaging of valley strength
 SIDE_CONTRAST = 0.5  # both sides must be this share of the darkening brighter than the centre
 FINE_MAX_WIDTH_MM = 0.45  # the narrowest width the 0.2 mm canonical grid resolves is ~0.35 mm
 FINE_MAX_DEPTH = 0.06
 HIGHLIGHT_CLIP = 0.10  # brighter-than-skin beyond this (specular shine) is clipped
 ORIENTATIONS = 8
 ELONGATION = 3.0  # along-line sigma over across-line sigma
-TEXTURE_FACTOR = 2.0  # lines must exceed this multiple of the skin's median response
+TEXTURE_LOW = 3.0  # lines must exceed these multiples of the skin's median response
+TEXTURE_HIGH = 5.0
+TEXTURE_SCALE = 2  # index into SIGMAS_MM: texture level read where pixel noise is averaged out
 PYRAMID_FROM_PX = 2.0  # coarser scales run at half resolution
 
 
@@ -64,7 +70,9 @@ class WrinkleMap:
     centerline: (H, W) bool centre-line pixels of accepted lines.
     mask: (H, W) bool line pixels at their full width.
     width_mm, depth, length_mm: (H, W) float32 per centre pixel (0 elsewhere); depth is the
-    relative darkening (0.08 = 8 %) measured on the photo.
+    relative darkening (0.08 = 8 %) measured on the photo; length is weighted by how clearly
+    the branch passed acceptance (0-1, see ``ACCEPT_RAMP``), so it may be set on pixels just
+    short of ``centerline``.
     segments: (H, W) int32 label of the linked line each centre pixel belongs to (0 = none).
     fine: (H, W) bool centre pixels of segments classified as fine lines.
     relative: (H, W) float32 the normalised luminance R = Y / B - 1 (0 outside skin).
@@ -109,49 +117,86 @@ def valley_kernel(sigma: float, theta: float, elongation: float) -> F32:
     return np.asarray(k, dtype=np.float32)
 
 
-def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> tuple[F32, F32, F32]:
-    """Best valley strength (as depth), its scale (px) and the line-normal angle (rad).
+def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> tuple[F32, F32, F32, F32]:
+    """Best valley strength (as depth), its scale (px), the line-normal angle (rad), and the
+    strength at scale ``TEXTURE_SCALE`` alone (for the texture level).
 
-    Scales above ``PYRAMID_FROM_PX`` run on a half-resolution copy (their kernels are smooth
-    enough), which keeps every kernel small.
+    Each orientation's response has the positive response of the orthogonal orientation
+    subtracted (a line is flat along itself; a blob curves the same way in every direction).
+    Scales above ``PYRAMID_FROM_PX`` run on a half-resolution copy, keeping kernels small.
     """
     shape = rel.shape
     half_res = cv2.resize(rel, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    thetas = [np.pi * k / ORIENTATIONS for k in range(ORIENTATIONS)]
-    per_scale = []
-    for s in sigmas_px:
+    half = ORIENTATIONS // 2
+    per_scale: list[F32] = []
+    strength = np.full(shape, -np.inf, np.float32)
+    orient = np.zeros(shape, np.uint8)
+    scale_idx = np.zeros(shape, np.uint8)
+    for si, s in enumerate(sigmas_px):
         coarse = s > PYRAMID_FROM_PX
         src, s_eff = (half_res, s / 2) if coarse else (rel, s)
-        kernels = [valley_kernel(s_eff, th, ELONGATION) for th in thetas]
-        responses = np.stack(
-            [cv2.filter2D(src, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT) for k in kernels]
-        )
-        arg = responses.argmax(axis=0).astype(np.uint8)
-        best = np.take_along_axis(responses, arg[None], 0)[0]
-        # a line is flat along itself; a blob curves the same way in every direction
-        orth = (arg.astype(np.int16) + ORIENTATIONS // 2) % ORIENTATIONS
-        across = np.take_along_axis(responses, orth[None].astype(np.intp), 0)[0]
-        best = best - np.maximum(across, 0.0)
+        best = np.full(src.shape, -np.inf, np.float32)
+        arg = np.zeros(src.shape, np.uint8)
+        for k in range(half):
+            r1, r2 = (
+                cv2.filter2D(
+                    src,
+                    cv2.CV_32F,
+                    valley_kernel(s_eff, np.pi * j / ORIENTATIONS, ELONGATION),
+                    borderType=cv2.BORDER_REFLECT,
+                )
+                for j in (k, k + half)
+            )
+            for value, j in ((r1 - np.maximum(r2, 0.0), k), (r2 - np.maximum(r1, 0.0), k + half)):
+                better = value > best
+                np.copyto(best, value, where=better)
+                np.copyto(arg, np.uint8(j), where=better)
         if coarse:
             best = cv2.resize(best, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
             arg = cv2.resize(arg, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-        per_scale.append((np.maximum(best, 0.0) / PEAK_GAIN, arg))
-    stack = np.stack([v for v, _ in per_scale])
-    idx = np.argmax(stack, axis=0)
-    strength = np.take_along_axis(stack, idx[None], 0)[0]
-    orient = np.take_along_axis(np.stack([a for _, a in per_scale]), idx[None], 0)[0]
-    theta = (orient.astype(np.float32) * np.float32(np.pi / ORIENTATIONS)).astype(np.float32)
+        best = np.maximum(best, 0.0) * np.float32(1.0 / PEAK_GAIN)
+        per_scale.append(best)
+        better = best > strength
+        np.copyto(strength, best, where=better)
+        orient[better] = arg[better]
+        scale_idx[better] = si
+    theta = orient.astype(np.float32) * np.float32(np.pi / ORIENTATIONS)
     # refine the scale with a parabola in log(sigma) through the best and its neighbours
     logs = np.log(np.asarray(sigmas_px, np.float32))
-    i0 = np.clip(idx, 1, len(sigmas_px) - 2)
-    ym, y0, yp = (np.take_along_axis(stack, (i0 + k)[None], 0)[0] for k in (-1, 0, 1))
+    n = len(sigmas_px)
+    i0 = np.clip(scale_idx, 1, n - 2)
+    ym, y0, yp = (np.zeros(shape, np.float32) for _ in range(3))
+    for i in range(1, n - 1):
+        sel = i0 == i
+        ym[sel], y0[sel], yp[sel] = per_scale[i - 1][sel], per_scale[i][sel], per_scale[i + 1][sel]
     denom = ym - 2 * y0 + yp
     safe = np.where(denom < -1e-9, denom, -1.0)
     offset = np.clip(np.where(denom < -1e-9, 0.5 * (ym - yp) / safe, 0.0), -1.0, 1.0)
-    step = np.diff(logs).mean()
-    interior = (idx > 0) & (idx < len(sigmas_px) - 1)
-    sigma = np.where(interior, np.exp(logs[i0] + offset * step), np.asarray(sigmas_px)[idx])
-    return strength.astype(np.float32), sigma.astype(np.float32), theta
+    step = float(np.diff(logs).mean())
+    interior = (scale_idx > 0) & (scale_idx < n - 1)
+    sigma = np.where(interior, np.exp(logs[i0] + offset * step), np.asarray(sigmas_px)[scale_idx])
+    texture = per_scale[min(TEXTURE_SCALE, n - 1)]
+    return np.maximum(strength, 0.0), sigma.astype(np.float32), theta, texture
+
+
+def _on_skin_box(rel: F32, skin: Bool, sigmas: tuple[float, ...]) -> tuple[F32, F32, F32, F32]:
+    """Run the filter bank on the skin's bounding box only (plus the kernels' reach)."""
+    shape = rel.shape
+    strength = np.zeros(shape, np.float32)
+    sigma = np.full(shape, sigmas[0], np.float32)
+    theta = np.zeros(shape, np.float32)
+    texture = np.zeros(shape, np.float32)
+    ys, xs = np.nonzero(skin)
+    if len(xs) == 0:
+        return strength, sigma, theta, texture
+    pad = int(np.ceil(3 * ELONGATION * max(sigmas))) + 2
+    y0, y1 = max(0, ys.min() - pad), min(shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(shape[1], xs.max() + pad + 1)
+    box = (slice(y0, y1), slice(x0, x1))
+    strength[box], sigma[box], theta[box], texture[box] = _oriented_valleys(
+        np.ascontiguousarray(rel[box]), sigmas
+    )
+    return strength, sigma, theta, texture
 
 
 def _non_max_suppression(strength: F32, theta: F32) -> Bool:
@@ -179,54 +224,56 @@ def detect_wrinkles(
     if rel is None:
         rel = relative_luminance(face, skin)
     sigmas = tuple(face.px(s) for s in SIGMAS_MM)
-    strength, sigma, theta = _oriented_valleys(rel, sigmas)
+    strength, sigma, theta, texture_map = _on_skin_box(rel, skin, sigmas)
     # keep away from the skin border, where the mask edge itself is not a wrinkle
     inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     strength = np.where(inner, strength, 0.0).astype(np.float32)
 
     # texture floor: lines must stand out from the skin's own relief around them
-    floor = TEXTURE_FACTOR * float(np.median(strength[inner])) if inner.any() else 0.0
-    low = max(LOW, floor)
-    high = max(HIGH, 2.0 * floor)
-    ridge = _non_max_suppression(strength, theta) & (strength >= low)
+    texture = float(np.median(texture_map[inner])) if inner.any() else 0.0
+    low = max(LOW, TEXTURE_LOW * texture)
+    high = max(HIGH, TEXTURE_HIGH * texture)
+    ridge = _non_max_suppression(strength, theta) & (strength >= 0.5 * low)
     ridge = _two_sided(ridge, rel, sigma, theta)
     if exclude is not None and exclude.any():
         r = max(1, round(face.px(EXCLUDE_MARGIN_MM)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        ridge &= cv2.dilate(exclude.astype(np.uint8), kernel) == 0
-    eight = np.ones((3, 3), bool)
-    labels, n = ndi.label(ridge, structure=eight)
-    if n:
-        strong = np.bincount(labels.ravel(), (strength >= high).ravel(), n + 1) > 0
-        strong[0] = False
-        ridge = strong[labels]
-
-    # per-pixel geometry
+        excluded = cv2.dilate(exclude.astype(np.uint8), kernel) > 0
+        ridge &= ~excluded
+        strength = np.where(excluded, 0.0, strength).astype(np.float32)  # lends no evidence
     step = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
     length = np.where(ridge, step * face.mm_per_px, 0.0).astype(np.float32)
 
-    # drop short components, then link nearby lines into segments
-    labels, n = ndi.label(ridge, structure=eight)
-    if n:
-        seg_len = ndi.sum(length, labels, index=np.arange(1, n + 1))
-        keep = np.concatenate([[False], seg_len >= MIN_LENGTH_MM])
-        ridge = keep[labels]
-    length = np.where(ridge, length, 0.0).astype(np.float32)
+    # Evidence accumulates along a line: each centre pixel's evidence is the valley strength
+    # averaged along its own direction over +-EVIDENCE_MM (Gaussian weights). A fold keeps its
+    # strength over that stretch; texture flecks average down. The weight ramps from 0 to 1
+    # between ``low`` and ``high`` evidence: every step is local and continuous, so a tiny
+    # change of the photo moves the metrics a little instead of flipping whole lines.
+    evidence = _along_line_mean(strength, theta, face.px(EVIDENCE_MM))
+    weight = np.where(
+        ridge, np.clip((evidence - low) / max(high - low, 1e-6), 0.0, 1.0), 0.0
+    ).astype(np.float32)
+    eight = np.ones((3, 3), bool)
+    present = weight > 0
+    ridge = weight >= 0.5  # the drawn, counted centre line
+    length = (length * weight).astype(np.float32)
     gap = max(1, round(face.px(LINK_GAP_MM) / 2))
-    linked = cv2.dilate(ridge.astype(np.uint8), np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
+    linked = cv2.dilate(present.astype(np.uint8), np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
     seg_labels, n_seg = ndi.label(linked, structure=eight)
-    segments = np.where(ridge, seg_labels, 0).astype(np.int32)
+    segments = np.where(present, seg_labels, 0).astype(np.int32)
 
-    width = np.where(ridge, 1.665 * sigma * face.mm_per_px, 0.0).astype(np.float32)
-    depth = np.where(ridge, np.clip(-rel, 0.0, 1.0), 0.0).astype(np.float32)
+    width = np.where(present, 1.665 * sigma * face.mm_per_px, 0.0).astype(np.float32)
+    depth = np.where(present, np.clip(-rel, 0.0, 1.0), 0.0).astype(np.float32)
 
     fine = np.zeros_like(ridge)
     if n_seg:
-        count = np.bincount(segments.ravel(), minlength=n_seg + 1)[1:]
-        w_seg = np.bincount(segments.ravel(), width.ravel(), n_seg + 1)[1:] / np.maximum(count, 1)
-        d_seg = np.bincount(segments.ravel(), depth.ravel(), n_seg + 1)[1:] / np.maximum(count, 1)
-        is_fine = np.concatenate([[False], (w_seg < FINE_MAX_WIDTH_MM) & (d_seg < FINE_MAX_DEPTH)])
-        fine = is_fine[segments] & ridge
+        flat_seg, flat_len = segments.ravel(), length.ravel()
+        seg_total = np.maximum(np.bincount(flat_seg, flat_len, n_seg + 1), 1e-9)
+        w_seg = np.bincount(flat_seg, flat_len * width.ravel(), n_seg + 1) / seg_total
+        d_seg = np.bincount(flat_seg, flat_len * depth.ravel(), n_seg + 1) / seg_total
+        is_fine = (w_seg < FINE_MAX_WIDTH_MM) & (d_seg < FINE_MAX_DEPTH)
+        is_fine[0] = False
+        fine = is_fine[segments] & present
 
     mask = _full_width_mask(ridge, width / face.mm_per_px) & skin
     return WrinkleMap(
@@ -236,10 +283,45 @@ def detect_wrinkles(
         width_mm=width,
         depth=depth,
         length_mm=length,
-        segments=segments,
+        segments=_counted_segments(segments, ridge, length),
         fine=fine,
         relative=rel,
     )
+
+
+def _counted_segments(segments: np.ndarray, ridge: Bool, length: F32) -> np.ndarray:
+    """Segment labels on centre-line pixels, for lines of at least ``MIN_LENGTH_MM`` only:
+    fragments of a line broken by noise are not counted as lines of their own."""
+    n = int(segments.max())
+    total = np.bincount(segments.ravel(), length.ravel(), n + 1)
+    keep = total >= MIN_LENGTH_MM
+    keep[0] = False
+    return np.where(ridge & keep[segments], segments, 0).astype(np.int32)
+
+
+def _line_kernel(theta: float, sigma_px: float) -> F32:
+    """Normalised 1-D Gaussian along direction ``theta + pi/2`` (the line), 1 px thick."""
+    half = int(np.ceil(2.5 * sigma_px))
+    t = np.arange(-half, half + 1, dtype=np.float64)
+    w = np.exp(-(t**2) / (2 * sigma_px**2))
+    kernel = np.zeros((2 * half + 1, 2 * half + 1), np.float64)
+    xs = np.rint(half - t * np.sin(theta)).astype(int)
+    ys = np.rint(half + t * np.cos(theta)).astype(int)
+    np.add.at(kernel, (ys, xs), w)
+    return np.asarray(kernel / kernel.sum(), dtype=np.float32)
+
+
+def _along_line_mean(strength: F32, theta: F32, sigma_px: float) -> F32:
+    """``strength`` averaged along each pixel's own line direction (one of ORIENTATIONS)."""
+    out = np.zeros(strength.shape, np.float32)
+    orient = np.rint(theta / (np.pi / ORIENTATIONS)).astype(np.int32) % ORIENTATIONS
+    for k in range(ORIENTATIONS):
+        sel = orient == k
+        if sel.any():
+            kernel = _line_kernel(np.pi * k / ORIENTATIONS, sigma_px)
+            mean = cv2.filter2D(strength, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
+            np.copyto(out, mean, where=sel)
+    return out
 
 
 def _two_sided(candidates: Bool, rel: F32, sigma: F32, theta: F32) -> Bool:
@@ -259,18 +341,22 @@ def _two_sided(candidates: Bool, rel: F32, sigma: F32, theta: F32) -> Bool:
     nx, ny = np.cos(theta[ys, xs]), np.sin(theta[ys, xs])
     offsets = np.linspace(-ELONGATION, ELONGATION, ALONG_SAMPLES)
 
-    def mean_at(shift: float) -> np.ndarray:
+    def mean_at(shift: float, along: np.ndarray = offsets) -> np.ndarray:
         total = np.zeros(len(xs), np.float64)
-        for t in offsets:
+        for t in along:
             px = xs + (shift * nx - t * ny) * s
             py = ys + (shift * ny + t * nx) * s
             xi = np.clip(np.rint(px), 0, w - 1).astype(np.intp)
             yi = np.clip(np.rint(py), 0, h - 1).astype(np.intp)
             total += rel[yi, xi]
-        return total / len(offsets)
+        return total / len(along)
 
     centre = mean_at(0.0)
     side = np.minimum(mean_at(2.5), mean_at(-2.5))
+    # the pixel itself (not only the stretch of line around it) must be dark: a line's end
+    # is where the photo stops being darker, not where the filters stop seeing it
+    own = mean_at(0.0, np.linspace(-1.0, 1.0, 5))
+    centre = np.maximum(centre, own)
     darkening = np.maximum(-centre, 0.0)
     ok = (darkening >= MIN_DARKENING) & (side - centre >= SIDE_CONTRAST * darkening)
     out = np.zeros_like(candidates)

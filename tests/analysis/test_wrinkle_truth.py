@@ -76,7 +76,7 @@ def test_wider_line_raises_mean_width():
 
 
 def test_fine_and_deep_lines_are_split():
-    fine = _line(width_mm=0.3, depth=0.05, y=150)
+    fine = _line(width_mm=0.3, depth=0.055, y=150)  # fine: under 0.45 mm and 6 %
     deep = _line(width_mm=0.9, depth=0.15, y=350)
     r = _render([fine, deep])
     m = measure(r.image)

@@ -1,0 +1,94 @@
+"""Speed and memory of one full analysis of a 12 MP photo, next to a reference filter call.
+
+Run: ``python -m benchmarks.speed [--repeats N] [--face STEM]``
+
+The reference is ``skimage.filters.frangi(gray, sigmas=(1, 2, 3, 4))`` on a 1024x1024 grey
+image, timed in the same process, so the ratio is comparable across machines. The 12 MP input
+is a shared face (../shared/faces) upscaled to 3000x4000 and JPEG-encoded; the analysis starts
+from the file's bytes (decoding included). Memory: peak Python-tracked allocations during one
+analysis (tracemalloc, numpy arrays included; OpenCV's own buffers are not tracked) and the
+process's peak resident set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+import tracemalloc
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+
+
+def _twelve_mp_jpeg(stem: str) -> bytes:
+    path = FACES / f"{stem}.jpg"
+    if not path.is_file():
+        raise SystemExit(f"benchmark needs the shared face photos: {path} is missing")
+    img = cv2.imread(str(path))
+    img = cv2.resize(img, (3000, 4000), interpolation=cv2.INTER_CUBIC)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    return buf.tobytes()
+
+
+def _frangi_reference() -> float:
+    from skimage import data, filters, transform
+
+    gray = transform.resize(data.camera(), (1024, 1024)).astype(np.float64)
+    t = time.perf_counter()
+    filters.frangi(gray, sigmas=(1, 2, 3, 4))
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--face", default="pd_rex_tillerson_official")
+    args = parser.parse_args()
+
+    from analysis import analyze
+    from analysis.face import shared_finder
+
+    jpeg = _twelve_mp_jpeg(args.face)
+    finder = shared_finder()
+    analyze(jpeg, finder=finder)  # warm-up: model graphs, caches
+
+    frangi, totals, stages = [], [], []
+    for _ in range(args.repeats):
+        frangi.append(_frangi_reference())
+        t = time.perf_counter()
+        result = analyze(jpeg, finder=finder)
+        totals.append(time.perf_counter() - t)
+        stages.append(result.timings)
+        frangi.append(_frangi_reference())
+
+    tracemalloc.start()
+    analyze(jpeg, finder=finder)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    med_total, med_frangi = statistics.median(totals), statistics.median(frangi)
+    print(f"12 MP analysis ({args.face} at 3000x4000, JPEG bytes in), {args.repeats} runs, medians")
+    print()
+    print("| what | median s | ratio to frangi |")
+    print("|---|---:|---:|")
+    print(f"| frangi(1024x1024, sigmas 1-4) reference | {med_frangi:.3f} | 1.00 |")
+    print(f"| full analysis, 12 MP | {med_total:.3f} | {med_total / med_frangi:.2f} |")
+    for name in stages[0]:
+        med = statistics.median(s[name] for s in stages)
+        print(f"| stage: {name} | {med:.3f} | {med / med_frangi:.2f} |")
+    print()
+    print(f"peak traced allocations during one analysis: {peak / 2**20:.0f} MiB")
+    print(f"process peak resident set: {rss_mb:.0f} MiB")
+    verdict = "met" if med_total <= 0.6 * med_frangi else "NOT met"
+    print(f"target: analysis <= 0.60 x frangi -> {verdict}")
+
+
+if __name__ == "__main__":
+    main()
