@@ -152,8 +152,9 @@ def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> tuple[F32, F32,
                 np.copyto(best, value, where=better)
                 np.copyto(arg, np.uint8(j), where=better)
         if coarse:
-            best = cv2.resize(best, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-            arg = cv2.resize(arg, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+            size = (shape[1], shape[0])
+            best = np.asarray(cv2.resize(best, size, interpolation=cv2.INTER_LINEAR), np.float32)
+            arg = np.asarray(cv2.resize(arg, size, interpolation=cv2.INTER_NEAREST), np.uint8)
         best = np.maximum(best, 0.0) * np.float32(1.0 / PEAK_GAIN)
         per_scale.append(best)
         better = best > strength
