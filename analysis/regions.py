@@ -45,7 +45,6 @@ NOSTRIL_MARGIN_MM = 1.5
 CONTOUR_MARGIN_MM = 3.0  # skin this close to the face outline is shaded by its curvature
 HAIR_DARKER_L = 18.0  # CIELAB lightness below the cheeks' skin that marks hair
 HAIR_GREY_CHROMA = 0.4  # chroma below this share of the skin's marks grey or white hair
-HAIR_WARNING_FRACTION = 0.15  # forehead share lost to hair that triggers a warning
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,15 +14,19 @@ Method
    ``w`` responds most at ``s = sqrt(2) w`` with ``2 / (3 sqrt 3) d ~ 0.385 d`` (Lindeberg 1998,
    gamma = 1), so response / 0.385 estimates depth and the best scale gives the width,
    FWHM = 1.665 s*. Round blobs (pores) respond in every direction and weakly.
-3. Centre lines: non-maximum suppression across the best direction; pixels above ``low``
-   that are darker than the skin on both sides of the line form components; a component is
-   kept when it is at least ``MIN_LENGTH_MM`` long and its mean strength reaches
-   ``high * sqrt(MIN_LENGTH_MM / length)`` (evidence accumulates along a line). ``low`` and
-   ``high`` are ``LOW``/``HIGH`` estimated depth, raised to ``TEXTURE_LOW``/``TEXTURE_HIGH``
-   times the skin's median response so a line must stand out from that skin's own relief.
-   Lines within ``LINK_GAP_MM`` count as one.
+3. Centre lines: non-maximum suppression across the best direction; a candidate must be
+   darker than the skin on both sides of the line (the inside edge of a dark patch is not a
+   valley) and darker itself. Its evidence is the strength averaged along its own direction
+   over ``EVIDENCE_MM``: folds keep their strength along that stretch, texture flecks average
+   down. The pixel's weight ramps linearly from 0 at ``low`` to 1 at ``high`` evidence, where
+   ``low``/``high`` are ``LOW``/``HIGH`` raised to ``TEXTURE_LOW``/``TEXTURE_HIGH`` times the
+   skin's median response at ``SIGMAS_MM[TEXTURE_SCALE]`` (a line must stand out from that
+   skin's own relief). Every step is local and continuous, so a slightly different photo of
+   the same face moves the metrics slightly instead of flipping whole lines in or out.
+   Pixels of weight >= 0.5 form the drawn centre line; lines within ``LINK_GAP_MM`` are one
+   line, counted when at least ``MIN_LENGTH_MM`` long.
 4. Per centre pixel: length (1 / max(|cos|, |sin|) of the line direction, exact for 8-connected
-   straight lines), width (FWHM from the refined scale), depth (measured ``-R`` on the centre
+   straight lines, times the weight), width (FWHM from the refined scale), depth (measured ``-R`` on the centre
    line). A linked line is "fine" when its mean width is under ``FINE_MAX_WIDTH_MM`` and its
    mean depth under ``FINE_MAX_DEPTH``, else "deep".
 """
@@ -42,9 +46,9 @@ from analysis.types import F32, Bool
 SIGMAS_MM: tuple[float, ...] = (0.2, 0.33, 0.55, 0.9)
 PEAK_GAIN = 2.0 / (3.0 * np.sqrt(3.0))  # sigma^2-normalised response per unit depth
 BACKGROUND_SIGMA_MM = 2.0
-HIGH = 0.045  # estimated depth a line must reach somewhere
-LOW = 0.02  # estimated depth along the rest of the line
-MIN_LENGTH_MM = 4.0
+HIGH = 0.045  # along-line evidence (estimated depth) at which a centre pixel counts fully
+LOW = 0.02  # ... and below which it does not count (linear ramp between)
+MIN_LENGTH_MM = 4.0  # shorter linked pieces are not counted as lines of their own
 LINK_GAP_MM = 1.5
 MIN_DARKENING = 0.01  # measured relative darkening a centre pixel needs
 ALONG_SAMPLES = 7
