@@ -25,10 +25,10 @@ Method
    the same face moves the metrics slightly instead of flipping whole lines in or out.
    Pixels of weight >= 0.5 form the drawn centre line; lines within ``LINK_GAP_MM`` are one
    line, counted when at least ``MIN_LENGTH_MM`` long.
-4. Per centre pixel: length (1 / max(|cos|, |sin|) of the line direction, exact for 8-connected
-   straight lines, times the weight), width (FWHM from the refined scale), depth (measured ``-R`` on the centre
-   line). A linked line is "fine" when its mean width is under ``FINE_MAX_WIDTH_MM`` and its
-   mean depth under ``FINE_MAX_DEPTH``, else "deep".
+4. Per centre pixel: length (1 / max(|cos|, |sin|) of the line direction, exact for
+   8-connected straight lines, times the weight), width (FWHM from the refined scale),
+   depth (measured ``-R`` on the centre line). A linked line is "fine" when its mean width
+   is under ``FINE_MAX_WIDTH_MM`` and its mean depth under ``FINE_MAX_DEPTH``, else "deep".
 """
 
 from __future__ import annotations
