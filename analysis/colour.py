@@ -22,6 +22,13 @@ def linear_rgb(rgb: U8) -> F32:
     return SRGB_TO_LINEAR[rgb]
 
 
+def to_srgb8(linear: np.ndarray) -> U8:
+    """Linear light in [0, 1] (any shape) -> sRGB uint8, clipped."""
+    v = np.clip(np.asarray(linear, np.float64), 0.0, 1.0)
+    encoded = np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055)
+    return np.asarray(np.rint(encoded * 255.0), np.uint8)
+
+
 def luminance(rgb: U8) -> F32:
     """Linear-light relative luminance Y (Rec. 709 weights), float32 (H, W) in [0, 1]."""
     lin = linear_rgb(rgb)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from analysis.compare import Comparison
 from analysis.pipeline import Analysis
 from analysis.regions import ANATOMICAL_REGIONS
 from analysis.types import U8, Bool
@@ -129,3 +130,51 @@ def _legend(canvas: U8, analysis: Analysis, font_scale: float) -> None:
         cv2.putText(
             canvas, text, (16 + step // 2, y), font, font_scale, (255, 255, 255), 1, cv2.LINE_AA
         )
+
+
+def draw_comparison(comparison: Comparison) -> U8:
+    """Before | after (registered) | change, on the before face's canonical grid (RGB uint8).
+
+    The change panel colours where lines deepened (red) or faded (green); each region carries
+    its wrinkle-severity change, with ``*`` when it exceeds the pair's minimum detectable change.
+    """
+    before = comparison.before.canonical.rgb.copy()
+    after = comparison.after_canonical.rgb.copy()
+    regions = comparison.regions
+    change = comparison.change_map
+    grey = cv2.cvtColor(cv2.cvtColor(before, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    panel = (0.6 * grey).astype(np.float32)
+    scale = 0.12  # change in depth-weighted line presence for full colour
+    deeper = np.clip(change / scale, 0, 1)[..., None]
+    faded = np.clip(-change / scale, 0, 1)[..., None]
+    panel = (
+        panel * (1 - deeper - faded)
+        + deeper * np.array([255, 40, 40])
+        + faded * np.array([40, 230, 90])
+    )
+    panel = np.clip(panel, 0, 255).astype(np.uint8)
+    for img, found in ((before, comparison.before_wrinkles), (after, comparison.after_wrinkles)):
+        lines = found.mask & regions.skin
+        img[lines] = (0.35 * img[lines] + 0.65 * np.array(LINE_COLOUR)).astype(np.uint8)
+    font_scale = 0.5
+    for i, name in enumerate(ANATOMICAL_REGIONS):
+        mask = regions.labels == i + 1
+        if not mask.any():
+            continue
+        contours = _contours(mask)
+        for img in (before, after, panel):
+            cv2.drawContours(img, contours, -1, OUTLINE_COLOUR, 1, lineType=cv2.LINE_AA)
+        change_sev = comparison.changes[name]["wrinkles.severity"]
+        ys, xs = np.nonzero(mask)
+        mark = "*" if change_sev.significant else ""
+        centre = (int(xs.mean()), int(ys.mean()))
+        _label(panel, f"{change_sev.delta:+.0f}{mark}", centre, font_scale)
+    titles = ("before", "after (registered)", "change: red deeper, green faded")
+    panels = []
+    for img, title in zip((before, after, panel), titles, strict=True):
+        img = img.copy()
+        cv2.rectangle(img, (0, 0), (img.shape[1], 34), (0, 0, 0), -1)
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        cv2.putText(img, title, (10, 24), font, 0.7, (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(img)
+    return np.ascontiguousarray(np.hstack(panels))

@@ -128,12 +128,7 @@ def analyze(
     exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
     issues += exposure + hair_warning(regions.hair_fraction, thresholds)
     clock.lap("regions")
-    pigments = pigment_maps(canonical, regions.skin)
-    clock.lap("pigment")
-    wrinkles = detect_wrinkles(canonical, regions.skin, exclude=pigments.spots > 0)
-    clock.lap("wrinkles")
-    metrics = region_metrics(regions, wrinkles, pigments, canonical.mm_per_px)
-    clock.lap("metrics")
+    wrinkles, pigments, metrics = measure_canonical(canonical, regions, clock)
     quality = QualityReport(
         issues=tuple(issues),
         sharpness=sharp,
@@ -152,6 +147,23 @@ def analyze(
         metrics=metrics,
         timings=clock.laps,
     )
+
+
+def measure_canonical(
+    canonical: CanonicalFace, regions: RegionMasks, clock: _Clock | None = None
+) -> tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]:
+    """The stages after the canonical face: maps and per-region metrics on given regions.
+
+    Comparisons and the noise-floor estimate re-run only this part (on a registered or
+    perturbed canonical image, with the regions of the baseline)."""
+    clock = clock or _Clock()
+    pigments = pigment_maps(canonical, regions.skin)
+    clock.lap("pigment")
+    wrinkles = detect_wrinkles(canonical, regions.skin, exclude=pigments.spots > 0)
+    clock.lap("wrinkles")
+    metrics = region_metrics(regions, wrinkles, pigments, canonical.mm_per_px)
+    clock.lap("metrics")
+    return wrinkles, pigments, metrics
 
 
 class _Clock:

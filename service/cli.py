@@ -145,6 +145,158 @@ def analyze(
         _print_summary(payload)
 
 
+TreatedSide = Annotated[
+    str | None,
+    typer.Option(
+        "--treated-side",
+        help="Split-face trial: the subject's treated side (left or right).",
+    ),
+]
+
+
+def _check_side(side: str | None) -> None:
+    if side not in (None, "left", "right"):
+        _fail(f"--treated-side must be left or right, not {side!r}", EXIT_USAGE)
+
+
+@app.command()
+def compare(
+    before: Annotated[Path, typer.Argument(help="Baseline photo.")],
+    after: Annotated[Path, typer.Argument(help="Follow-up photo.")],
+    json_out: Annotated[
+        str | None,
+        typer.Option("--json", help="Write the comparison JSON to PATH, or - for stdout."),
+    ] = None,
+    overlay: Annotated[
+        Path | None, typer.Option(help="Write before | after | change as PNG.")
+    ] = None,
+    treated_side: TreatedSide = None,
+) -> None:
+    """Compare two photos of the same face: per-region change with its noise floor."""
+    from analysis import compare as run_compare
+
+    _require_file(before)
+    _require_file(after)
+    _check_side(treated_side)
+    try:
+        result = run_compare(before, after, treated_side=treated_side)
+    except AnalysisError as err:
+        _emit_json(err.to_dict(), json_out if json_out and json_out != "-" else None)
+        sys.stdout.write(json.dumps(err.to_dict(), indent=2) + "\n")
+        where = f" ({err.photo} photo)" if err.photo else ""
+        typer.echo(f"wrinkletrack: {err.code}{where}: {err.message}", err=True)
+        raise typer.Exit(EXIT_UNMEASURABLE) from None
+    payload = result.to_dict()
+    _emit_json(payload, json_out)
+    if overlay is not None:
+        from analysis.overlay import draw_comparison
+
+        _write_png(overlay, draw_comparison(result))
+    if json_out != "-":
+        _print_changes(payload)
+
+
+@app.command()
+def track(
+    baseline: Annotated[Path, typer.Argument(help="Baseline photo.")],
+    followups: Annotated[list[Path], typer.Argument(help="Follow-up photos, in visit order.")],
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write the series JSON to PATH, or - for stdout.")
+    ] = None,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="One row per follow-up x region x metric.")
+    ] = None,
+    treated_side: TreatedSide = None,
+) -> None:
+    """Compare each follow-up with the baseline; a failed follow-up does not stop the others."""
+    from analysis import track as run_track
+
+    for path in (baseline, *followups):
+        _require_file(path)
+    _check_side(treated_side)
+    try:
+        result = run_track(baseline, followups, treated_side=treated_side)
+    except AnalysisError as err:
+        body = err.for_photo("baseline").to_dict()
+        _emit_json(body, json_out if json_out and json_out != "-" else None)
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+        typer.echo(f"wrinkletrack: baseline {err.code}: {err.message}", err=True)
+        raise typer.Exit(EXIT_UNMEASURABLE) from None
+    payload = result.to_dict()
+    _emit_json(payload, json_out)
+    if csv_out is not None:
+        _write_bytes(csv_out, _track_csv(payload, followups).encode())
+    if json_out != "-":
+        for path, item in zip(followups, payload["followups"], strict=True):
+            if "error" in item:
+                typer.echo(f"{path.name}: {item['error']['code']}: {item['error']['message']}")
+            else:
+                typer.echo(f"{path.name}:")
+                _print_changes(item)
+    if all("error" in item for item in payload["followups"]):
+        raise typer.Exit(EXIT_UNMEASURABLE)
+
+
+def _track_csv(payload: dict[str, Any], followups: list[Path]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    header = ["followup", "file", "region", "metric", "before", "after", "delta", "delta_pct"]
+    writer.writerow([*header, "mdc", "significant", "direction", "improved", "error"])
+    for i, (path, item) in enumerate(zip(followups, payload["followups"], strict=True), 1):
+        if "error" in item:
+            writer.writerow(
+                [i, path.name, "", "", "", "", "", "", "", "", "", "", item["error"]["code"]]
+            )
+            continue
+        for region, metrics in item["regions"].items():
+            for metric, c in metrics.items():
+                writer.writerow(
+                    [
+                        i,
+                        path.name,
+                        region,
+                        metric,
+                        c["before"],
+                        c["after"],
+                        c["delta"],
+                        c["delta_pct"],
+                        c["mdc"],
+                        c["significant"],
+                        c["direction"],
+                        c["improved"],
+                        "",
+                    ]
+                )
+    return buf.getvalue()
+
+
+def _print_changes(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Column, Table
+
+    console = Console()
+    reg = result["registration"]
+    console.print(f"registered: {reg['method']}, residual {reg['residual_mm']:.2f} mm")
+    metrics = (
+        "wrinkles.severity",
+        "wrinkles.length_mm",
+        "pigmentation.spot_area_pct",
+        "redness.mean",
+    )
+    table = Table(Column("region", no_wrap=True, min_width=16), *(m.split(".")[1] for m in metrics))
+    for name, changes in result["regions"].items():
+        cells = []
+        for m in metrics:
+            c = changes[m]
+            mark = {"decreased": "↓", "increased": "↑"}.get(c["direction"], "=")
+            cells.append(f"{c['delta']:+.1f} (±{c['mdc']:.1f}) {mark}")
+        table.add_row(name, *cells)
+    console.print(table)
+
+
 def _setup_logging() -> None:
     try:
         path = log_file()

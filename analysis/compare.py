@@ -1,0 +1,556 @@
+"""Before/after comparison with a per-pair noise floor.
+
+Method
+------
+1. Both photos are analysed (or given as ``Analysis``). A photo the gate refuses raises its
+   own error naming it (``photo = "before" | "after"``).
+2. Registration: each face is already in its canonical frame (eyes level, 0.2 mm/px, from its
+   own landmarks). The after face is warped onto the before face piecewise-affinely through the
+   triangulated 468-point landmark mesh (handles small pose and expression differences that
+   no global transform can), then refined by one global sub-pixel shift from ECC (Evangelidis &
+   Psarakis 2008, ``cv2.findTransformECC``) on the illumination-normalised luminance ``R`` of
+   skin seen in both. Residual: median distance between the before face's mesh points and
+   those found again on the registered after image. The pair is refused
+   (``registration_failed``) when the heads are turned differently by more than
+   ``MAX_POSE_DIFF_DEG`` (naming the more turned photo), when the landmarks moved more than
+   ``MAX_SHAPE_CHANGE_MM`` beyond a rigid move (expression), or when the residual exceeds
+   ``MAX_RESIDUAL_MM``.
+3. Photometric harmonisation: the after photo's white balance and exposure are matched to the
+   before photo on the sclera (the whites of the eyes, inside the eye outline, outside the
+   iris, bright and unsaturated): per-channel gains in linear light. The sclera is not skin,
+   so a true change of skin pigmentation is kept; only the light and camera change. With too
+   little sclera visible (< ``MIN_SCLERA_PX``), the skin median is used instead and the
+   comparison says so (``photometric.reference = "skin"``), since that erases global tone
+   changes. Wrinkle metrics need none of this (they are relative darkening).
+4. Resolution: the finer photo is blurred to the coarser one's detail (``match_resolution``),
+   so a closer or sharper follow-up does not read as more lines. Both photos are then measured
+   on the same pixels: the before photo's regions, restricted to skin seen in both.
+5. Noise floor: each photo's canonical image is re-measured under ``PERTURBATIONS`` (sub-pixel
+   shift, 1-2 % scale, 5 % exposure, 2 % white balance: the re-framing and light of a repeat
+   photo and what harmonisation leaves), re-running only the stages after the canonical face. The
+   per-metric standard deviation of each photo's ``1 + len(PERTURBATIONS)`` values is pooled
+   over both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005), with ``df``
+   the pooled degrees of freedom, so the few re-measurements are not trusted beyond what they
+   can say. A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
+   quantisation. ``significant`` is ``|delta| > mdc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy import stats
+
+from analysis import landmarks as lm
+from analysis.canonical import CanonicalFace, apply_affine
+from analysis.colour import SRGB_TO_LINEAR, to_srgb8
+from analysis.errors import AnalysisError, RegistrationFailed
+from analysis.metrics import BETTER, METRICS, RegionMetrics
+from analysis.pipeline import SCHEMA_VERSION, Analysis, ImageInput, analyze, measure_canonical
+from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill
+from analysis.types import F32, F64, U8, Bool
+from analysis.wrinkles import WrinkleMap, relative_luminance
+
+MAX_POSE_DIFF_DEG = 15.0
+MAX_RESIDUAL_MM = 1.5  # median landmark misalignment after registration
+MAX_SHAPE_CHANGE_MM = 10.0  # landmark change beyond a rigid move (expression, big pose)
+MIN_SCLERA_PX = 150
+CHANGE_MAP_MM = 1.0
+RESOLUTION_BLUR = 0.45  # Gaussian sigma of one source pixel, in source pixels
+MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called significant
+COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
+# (dx px, dy px, scale, exposure, (R, G, B) gains): re-framing, light and the white-balance
+# uncertainty left by harmonisation (sclera estimates are good to about 2 % per channel)
+Perturbation = tuple[float, float, float, float, tuple[float, float, float]]
+PERTURBATIONS: tuple[Perturbation, ...] = (
+    (0.5, -0.3, 1.02, 1.05, (1.02, 1.0, 0.98)),
+    (-0.4, 0.5, 0.98, 0.95, (0.98, 1.01, 1.02)),
+    (0.2, 0.4, 1.01, 1.0, (1.0, 0.98, 1.01)),
+)
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    before: float
+    after: float
+    mdc: float
+    better: int
+
+    @property
+    def delta(self) -> float:
+        return self.after - self.before
+
+    @property
+    def delta_pct(self) -> float | None:
+        return None if self.before == 0 else 100.0 * self.delta / abs(self.before)
+
+    @property
+    def significant(self) -> bool:
+        return abs(self.delta) > self.mdc
+
+    @property
+    def direction(self) -> str:
+        if not self.significant:
+            return "unchanged"
+        return "decreased" if self.delta < 0 else "increased"
+
+    @property
+    def improved(self) -> bool | None:
+        if not self.significant or self.better == 0:
+            return None
+        return (self.delta < 0) == (self.better < 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        pct = self.delta_pct
+        return {
+            "before": round(self.before, 4),
+            "after": round(self.after, 4),
+            "delta": round(self.delta, 4),
+            "delta_pct": None if pct is None else round(pct, 2),
+            "mdc": round(self.mdc, 4),
+            "significant": self.significant,
+            "direction": self.direction,
+            "improved": self.improved,
+        }
+
+
+@dataclass(frozen=True)
+class Registration:
+    method: str
+    residual_px: float
+    residual_mm: float
+    ecc: float
+    shape_change_mm: float  # mean landmark distance beyond a rigid (similarity) move
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "residual_px": round(self.residual_px, 3),
+            "residual_mm": round(self.residual_mm, 3),
+            "ecc_correlation": round(self.ecc, 4),
+            "shape_change_mm": round(self.shape_change_mm, 3),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """A before/after pair measured on the same skin, with the change's noise floor."""
+
+    before: Analysis
+    after: Analysis
+    registration: Registration
+    photometric: dict[str, Any]
+    regions: RegionMasks
+    after_canonical: CanonicalFace
+    before_metrics: dict[str, RegionMetrics]
+    after_metrics: dict[str, RegionMetrics]
+    changes: dict[str, dict[str, MetricChange]]
+    before_wrinkles: WrinkleMap  # both measured on the before face's grid and regions
+    after_wrinkles: WrinkleMap
+    change_map: F32  # (H, W) after - before depth-weighted line presence, before's frame
+    treated_side: str | None = None
+    split_face: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "before": self.before.summary(),
+            "after": self.after.summary(),
+            "registration": self.registration.to_dict(),
+            "photometric": self.photometric,
+            "regions": {
+                region: {m: c.to_dict() for m, c in metrics.items()}
+                for region, metrics in self.changes.items()
+            },
+        }
+        if self.treated_side is not None:
+            out["split_face"] = {"treated_side": self.treated_side, "pairs": self.split_face}
+        return out
+
+
+def _analysis(image: ImageInput | Analysis, photo: str, **kw: Any) -> Analysis:
+    if isinstance(image, Analysis):
+        return image
+    try:
+        return analyze(image, **kw)
+    except AnalysisError as err:
+        raise err.for_photo(photo) from None
+
+
+def _registration_signal(face: CanonicalFace, skin: Bool) -> F32:
+    return relative_luminance(face, skin)
+
+
+def _mesh_map(before: CanonicalFace, after: CanonicalFace) -> tuple[F32, F32, F64]:
+    """Dense map (before canonical px -> after canonical px) from the landmark mesh.
+
+    The 468 mesh points of the before face are triangulated (Delaunay), together with points
+    on the frame's border mapped by the global similarity fit; inside each triangle the map is
+    the affine that carries the triangle onto the after face's. Returns map_x, map_y and the
+    similarity (2x3) fitted to all mesh points.
+    """
+    from scipy.spatial import Delaunay
+
+    pa = before.points[:468].astype(np.float64)
+    pb = after.points[:468].astype(np.float64)
+    sim, _ = cv2.estimateAffinePartial2D(pa, pb)
+    if sim is None:
+        raise RegistrationFailed("The two faces could not be matched point to point.")
+    h, w = before.shape
+    edge = [0.0, 0.25, 0.5, 0.75, 1.0]
+    border = np.array(
+        [[fx * (w - 1), fy * (h - 1)] for fx in edge for fy in edge if fx in (0, 1) or fy in (0, 1)]
+    )
+    src = np.vstack([pa, border])
+    dst = np.vstack([pb, apply_affine(np.asarray(sim, np.float64), border)])
+    tri = Delaunay(src).simplices
+    ids = np.zeros((h, w), np.int32)
+    for i, t in enumerate(tri):
+        cv2.fillConvexPoly(ids, np.round(src[t]).astype(np.int32), i + 1)
+    # per-triangle affine, dst = [x, y, 1] @ A with A (3, 2)
+    s3 = np.concatenate([src[tri], np.ones((len(tri), 3, 1))], axis=2)
+    affines = np.linalg.solve(s3, dst[tri])
+    table = np.concatenate([np.asarray(sim, np.float64).T[None], affines]).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    coef = table[ids]  # (h, w, 3, 2)
+    map_x = xx * coef[..., 0, 0] + yy * coef[..., 1, 0] + coef[..., 2, 0]
+    map_y = xx * coef[..., 0, 1] + yy * coef[..., 1, 1] + coef[..., 2, 1]
+    return np.asarray(map_x, np.float32), np.asarray(map_y, np.float32), np.asarray(sim, np.float64)
+
+
+def _landmark_residual(moved: CanonicalFace, target: F32) -> float:
+    """Median distance (px) between the before face's mesh points and the points found again
+    on the registered after image: how well corresponding skin lines up."""
+    from analysis.face import shared_finder
+
+    faces, _ = shared_finder().find_all(moved.rgb)
+    if not faces:
+        return float("nan")
+    found = faces[0][0][:468].astype(np.float64)
+    return float(np.median(np.hypot(*(found - target[:468].astype(np.float64)).T)))
+
+
+def register(before: Analysis, after: Analysis) -> tuple[Registration, CanonicalFace]:
+    """Warp the after face onto the before face; refuse pairs that cannot be compared."""
+    yaw_diff = abs(before.face.pose.yaw - after.face.pose.yaw)
+    pitch_diff = abs(before.face.pose.pitch - after.face.pose.pitch)
+    if max(yaw_diff, pitch_diff) > MAX_POSE_DIFF_DEG:
+        turned = "before" if abs(before.face.pose.yaw) > abs(after.face.pose.yaw) else "after"
+        raise RegistrationFailed(
+            f"The head is turned differently in the two photos ({yaw_diff:.0f}° turn, "
+            f"{pitch_diff:.0f}° nod apart). Please retake the {turned} photo in the same pose.",
+            photo=turned,
+        )
+    a, b = before.canonical, after.canonical
+    map_x, map_y, sim = _mesh_map(a, b)
+    pa, pb = a.points[:468].astype(np.float64), b.points[:468].astype(np.float64)
+    rigid_mm = float(np.mean(np.hypot(*(apply_affine(sim, pa) - pb).T))) * a.mm_per_px
+    if rigid_mm > MAX_SHAPE_CHANGE_MM:
+        raise RegistrationFailed(
+            f"The face's expression or pose differs too much between the photos (landmarks "
+            f"{rigid_mm:.1f} mm apart beyond a rigid move). Please retake the follow-up photo "
+            "with a relaxed, neutral face in the same pose."
+        )
+    moved = _remap(a, b, map_x, map_y)
+    common = before.regions.skin & moved.valid
+    template = _registration_signal(a, common)
+    warped = _registration_signal(moved, common)
+    # sub-pixel refinement of what the landmarks left: one global shift by ECC
+    shift = np.eye(2, 3, dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+    try:
+        ecc, found = cv2.findTransformECC(
+            template, warped, shift, cv2.MOTION_TRANSLATION, criteria, common.astype(np.uint8), 5
+        )
+        shift = np.asarray(found, np.float32)
+    except cv2.error:
+        ecc = float("nan")
+    if np.isfinite(ecc) and float(np.hypot(*shift[:, 2])) < 3.0:
+        map_x, map_y = map_x + shift[0, 2], map_y + shift[1, 2]
+        moved = _remap(a, b, map_x, map_y)
+    residual = _landmark_residual(moved, a.points)
+    if not np.isfinite(residual) or residual * a.mm_per_px > MAX_RESIDUAL_MM:
+        raise RegistrationFailed(
+            "The two photos could not be aligned closely enough to compare skin "
+            f"({residual * a.mm_per_px:.1f} mm apart after alignment). Please retake the "
+            "follow-up photo in the same pose, light and framing."
+        )
+    reg = Registration(
+        "landmark_mesh_piecewise_affine+ecc_translation",
+        residual,
+        residual * a.mm_per_px,
+        float(ecc) if np.isfinite(ecc) else 0.0,
+        rigid_mm,
+    )
+    return reg, moved
+
+
+def _remap(before: CanonicalFace, after: CanonicalFace, map_x: F32, map_y: F32) -> CanonicalFace:
+    rgb = cv2.remap(after.rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    valid = cv2.remap(after.valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST) > 0
+    return CanonicalFace(
+        rgb=np.asarray(rgb, np.uint8),
+        points=before.points,
+        valid=np.asarray(valid),
+        to_canonical=before.to_canonical,
+        to_photo=before.to_photo,
+        mm_per_px=before.mm_per_px,
+        source_mm_per_px=after.source_mm_per_px,
+    )
+
+
+def sclera_mask(face: CanonicalFace) -> Bool:
+    """Whites of the eyes: inside the eye outlines, outside the irises, bright, unsaturated."""
+    p = face.points.astype(np.float64)
+    eyes = _fill(face.shape, p[list(lm.RIGHT_EYE)]) | _fill(face.shape, p[list(lm.LEFT_EYE)])
+    for iris in (lm.RIGHT_IRIS, lm.LEFT_IRIS):
+        centre = p[iris[0]]
+        radius = float(np.max(np.hypot(*(p[list(iris[1:])] - centre).T))) * 1.15
+        yy, xx = np.ogrid[: face.shape[0], : face.shape[1]]
+        eyes &= (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 > radius**2
+    if not eyes.any():
+        return eyes
+    hsv = cv2.cvtColor(face.rgb, cv2.COLOR_RGB2HSV)
+    value, sat = hsv[..., 2].astype(np.float32), hsv[..., 1].astype(np.float32)
+    bright = value >= np.percentile(value[eyes], 50)
+    unclipped = face.rgb.max(axis=2) < 250  # a clipped white says nothing of the light
+    return np.asarray(eyes & bright & unclipped & (sat <= np.percentile(sat[eyes], 60)))
+
+
+def _linear_median(rgb: U8, mask: Bool) -> F64:
+    return np.asarray(np.median(SRGB_TO_LINEAR[rgb[mask]], axis=0), np.float64)
+
+
+def harmonise(
+    before: CanonicalFace, after: CanonicalFace, skin: Bool
+) -> tuple[CanonicalFace, dict[str, Any]]:
+    """Match the after photo's light and white balance to the before photo (see module doc)."""
+    sclera = sclera_mask(before) & sclera_mask(after) & before.valid & after.valid
+    if int(sclera.sum()) >= MIN_SCLERA_PX:
+        reference, mask = "sclera", sclera
+    else:
+        reference, mask = "skin", skin
+    gains = _linear_median(before.rgb, mask) / np.maximum(_linear_median(after.rgb, mask), 1e-6)
+    gains = np.clip(gains, 0.25, 4.0)
+    levels = SRGB_TO_LINEAR[np.arange(256)][:, None] * gains[None, :]
+    lut = to_srgb8(levels)  # per-channel lookup: gains in linear light
+    rgb = np.stack([lut[after.rgb[..., c], c] for c in range(3)], axis=-1)
+    info = {"reference": reference, "gains": [round(float(g), 4) for g in gains]}
+    return _replace_rgb(after, rgb), info
+
+
+def match_resolution(
+    before: CanonicalFace, after: CanonicalFace
+) -> tuple[CanonicalFace, CanonicalFace, str | None]:
+    """Blur the finer of the two photos down to the coarser one's detail on the canonical grid.
+
+    A follow-up taken closer or with a better camera resolves finer lines; without this it
+    would read as "more wrinkles". A source pixel spans ``r = source_mm / canonical_mm``
+    canonical pixels (at least 1); the finer image gets a Gaussian of
+    ``RESOLUTION_BLUR * sqrt(r_coarse^2 - r_fine^2)`` pixels. Returns both faces and which was
+    blurred (``None`` when they match within 10 %).
+    """
+    ra = max(1.0, before.source_mm_per_px / before.mm_per_px)
+    rb = max(1.0, after.source_mm_per_px / after.mm_per_px)
+    if max(ra, rb) < 1.1 * min(ra, rb):
+        return before, after, None
+    sigma = RESOLUTION_BLUR * float(np.sqrt(abs(ra**2 - rb**2)))
+    if ra > rb:
+        blurred = cv2.GaussianBlur(after.rgb, (0, 0), sigma)
+        return before, _replace_rgb(after, np.asarray(blurred, np.uint8)), "after"
+    blurred = cv2.GaussianBlur(before.rgb, (0, 0), sigma)
+    return _replace_rgb(before, np.asarray(blurred, np.uint8)), after, "before"
+
+
+def _replace_rgb(face: CanonicalFace, rgb: U8) -> CanonicalFace:
+    return CanonicalFace(
+        rgb=rgb,
+        points=face.points,
+        valid=face.valid,
+        to_canonical=face.to_canonical,
+        to_photo=face.to_photo,
+        mm_per_px=face.mm_per_px,
+        source_mm_per_px=face.source_mm_per_px,
+    )
+
+
+def _perturbed(face: CanonicalFace, p: Perturbation) -> CanonicalFace:
+    dx, dy, scale, exposure, gains = p
+    h, w = face.shape
+    m = np.asarray(cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, scale), np.float64)
+    m[:, 2] += np.array([dx, dy])
+    rgb = cv2.warpAffine(
+        face.rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    levels = SRGB_TO_LINEAR[np.arange(256)][:, None] * exposure * np.asarray(gains)[None, :]
+    lut = to_srgb8(levels)  # (256, 3)
+    out = np.stack([lut[rgb[..., c], c] for c in range(3)], axis=-1)
+    return _replace_rgb(face, np.ascontiguousarray(out))
+
+
+def _common_regions(regions: RegionMasks, skin: Bool) -> RegionMasks:
+    return RegionMasks(
+        labels=np.where(skin, regions.labels, 0).astype(np.uint8),
+        skin=skin,
+        features=regions.features,
+        hair_fraction=regions.hair_fraction,
+    )
+
+
+def _values(metrics: Mapping[str, RegionMetrics]) -> dict[str, dict[str, float]]:
+    return {r: dict(m.values) for r, m in metrics.items()}
+
+
+def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:
+    """Per region and metric: the sample variance over the runs of one photo."""
+    out: dict[str, dict[str, F64]] = {}
+    for region in runs[0]:
+        out[region] = {
+            m: np.asarray(np.var([r[region][m] for r in runs if region in r], ddof=1))
+            for m in METRICS
+        }
+    return out
+
+
+def compare(
+    before: ImageInput | Analysis,
+    after: ImageInput | Analysis,
+    *,
+    treated_side: str | None = None,
+    **analyze_kw: Any,
+) -> Comparison:
+    """Compare two photos of the same face (paths, bytes, arrays or ``Analysis`` objects).
+
+    ``treated_side`` (``"left"``/``"right"``, the subject's own) adds the split-face block:
+    treated minus control change for each left/right region pair.
+    """
+    if treated_side not in (None, "left", "right"):
+        raise ValueError(f"treated_side must be 'left', 'right' or None, got {treated_side!r}")
+    a = _analysis(before, "before", **analyze_kw)
+    b = _analysis(after, "after", **analyze_kw)
+    reg, moved = register(a, b)
+    skin = a.regions.skin & moved.valid & a.canonical.valid
+    moved, photometric = harmonise(a.canonical, moved, skin)
+    base, moved, photometric["blurred"] = match_resolution(a.canonical, moved)
+    regions = _common_regions(a.regions, skin)
+
+    wrinkles_a, _, before_metrics = measure_canonical(base, regions)
+    runs_before = [_values(before_metrics)]
+    wrinkles_b, _, after_metrics = measure_canonical(moved, regions)
+    runs_after = [_values(after_metrics)]
+    jobs = [(face, p) for p in PERTURBATIONS for face in (base, moved)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
+        measured = list(
+            pool.map(lambda job: _values(measure_canonical(_perturbed(*job), regions)[2]), jobs)
+        )
+    runs_before += measured[0::2]
+    runs_after += measured[1::2]
+    var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
+    df = 2 * (len(PERTURBATIONS))
+    t = float(stats.t.ppf(0.975, df))
+
+    changes: dict[str, dict[str, MetricChange]] = {}
+    for region in REGIONS:
+        if region not in before_metrics or region not in after_metrics:
+            continue
+        changes[region] = {}
+        for m in METRICS:
+            v0, v1 = before_metrics[region][m], after_metrics[region][m]
+            sem = float(np.sqrt((var_b[region][m] + var_a[region][m]) / 2.0))
+            floor = 1.0 if m in COUNT_METRICS else MDC_FLOOR * max(abs(v0), abs(v1))
+            mdc = max(t * np.sqrt(2.0) * sem, floor)
+            changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
+
+    change_map = _change_map(wrinkles_a, wrinkles_b, skin)
+    split = _split_face(changes, treated_side) if treated_side else {}
+    return Comparison(
+        before=a,
+        after=b,
+        registration=reg,
+        photometric=photometric,
+        regions=regions,
+        after_canonical=moved,
+        before_metrics=before_metrics,
+        after_metrics=after_metrics,
+        changes=changes,
+        before_wrinkles=wrinkles_a,
+        after_wrinkles=wrinkles_b,
+        change_map=change_map,
+        treated_side=treated_side,
+        split_face=split,
+    )
+
+
+def _change_map(before: WrinkleMap, after: WrinkleMap, skin: Bool) -> F32:
+    """Where lines deepened (> 0) or faded (< 0): the difference of depth-weighted line length
+    per pixel, smoothed over ``CHANGE_MAP_MM``, in depth units (0.05 = a line 5 % deeper)."""
+    sigma = CHANGE_MAP_MM / 0.2
+
+    def presence(w: WrinkleMap) -> F32:
+        blurred = cv2.GaussianBlur(w.length_mm * w.depth / 0.2, (0, 0), sigma)
+        return np.asarray(blurred * (2 * np.pi) ** 0.5 * sigma, np.float32)
+
+    return np.asarray(np.where(skin, presence(after) - presence(before), 0.0), np.float32)
+
+
+def _split_face(
+    changes: Mapping[str, Mapping[str, MetricChange]], treated_side: str
+) -> dict[str, dict[str, dict[str, Any]]]:
+    control_side = "right" if treated_side == "left" else "left"
+    pairs: dict[str, dict[str, dict[str, Any]]] = {}
+    for pair in SPLIT_FACE_PAIRS:
+        treated = changes.get(f"{pair}_{treated_side}")
+        control = changes.get(f"{pair}_{control_side}")
+        if treated is None or control is None:
+            continue
+        pairs[pair] = {}
+        for m in METRICS:
+            t, c = treated[m], control[m]
+            difference = t.delta - c.delta
+            mdc = float(np.hypot(t.mdc, c.mdc))
+            pairs[pair][m] = {
+                "treated_delta": round(t.delta, 4),
+                "control_delta": round(c.delta, 4),
+                "difference": round(difference, 4),
+                "mdc": round(mdc, 4),
+                "significant": abs(difference) > mdc,
+            }
+    return pairs
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """A baseline and its follow-ups, each compared to the baseline."""
+
+    baseline: Analysis
+    followups: tuple[Comparison | AnalysisError, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline.summary(),
+            "followups": [f.to_dict() for f in self.followups],
+        }
+
+
+def track(
+    baseline: ImageInput | Analysis,
+    followups: Sequence[ImageInput | Analysis],
+    *,
+    treated_side: str | None = None,
+    **analyze_kw: Any,
+) -> Track:
+    """Compare each follow-up to the baseline; a follow-up that fails keeps its error and does
+    not stop the others. The baseline itself must be measurable (it raises otherwise)."""
+    base = _analysis(baseline, "before", **analyze_kw)
+    results: list[Comparison | AnalysisError] = []
+    for item in followups:
+        try:
+            results.append(compare(base, item, treated_side=treated_side, **analyze_kw))
+        except AnalysisError as err:
+            results.append(err)
+    return Track(baseline=base, followups=tuple(results))

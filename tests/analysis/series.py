@@ -1,0 +1,82 @@
+"""Synthetic before/after series on a real face: forehead lines that fade, crow's feet that stay,
+each photo with its own light, white balance, framing and JPEG quality."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis.face import Face
+from datasets.synthetic import (
+    LineSpec,
+    adjust_exposure,
+    adjust_white_balance,
+    affine_jitter,
+    curved_line,
+    jpeg_roundtrip,
+    render_lines,
+)
+
+BROW_TOPS = [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]
+
+
+def forehead_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
+    """Four horizontal forehead lines, 12-16 % deep, 0.4-0.6 mm wide."""
+    p = face.points
+    brow_y = float(p[BROW_TOPS, 1].min())
+    eye_dx = float(p[263, 0] - p[33, 0])
+    lines = []
+    for k in range(4):
+        y = brow_y - (0.18 + 0.1 * k) * eye_dx
+        x0 = p[33, 0] + rng.uniform(0.0, 0.2) * eye_dx
+        x1 = p[263, 0] - rng.uniform(0.0, 0.2) * eye_dx
+        pts = curved_line((x0, y), (x1, y), curvature=rng.uniform(-0.04, 0.04))
+        lines.append(LineSpec(pts, rng.uniform(0.4, 0.6), rng.uniform(0.12, 0.16)))
+    return lines
+
+
+def crows_feet_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
+    """Three lines fanning out from each outer eye corner, 12-16 % deep."""
+    p = face.points
+    eye_dx = float(p[263, 0] - p[33, 0])
+    lines = []
+    for corner, s in ((p[33], -1.0), (p[263], 1.0)):
+        for k in range(3):
+            angle = np.radians(-20 + 20 * k)
+            x0, y0 = corner[0] + s * 0.08 * eye_dx, corner[1]
+            length = 0.25 * eye_dx
+            end = (x0 + s * length * np.cos(angle), y0 + length * np.sin(angle))
+            pts = curved_line((x0, y0), end, curvature=0.03)
+            lines.append(LineSpec(pts, rng.uniform(0.4, 0.6), rng.uniform(0.12, 0.16)))
+    return lines
+
+
+def faded(lines: list[LineSpec], factor: float) -> list[LineSpec]:
+    return [LineSpec(x.points_px, x.width_mm, x.depth * factor) for x in lines]
+
+
+def nuisance(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A repeat photo: exposure +-10 %, white balance +-4 %, rotation +-2 degrees, scale +-3 %,
+    shift +-8 px, JPEG quality 85-95."""
+    img = adjust_exposure(img, rng.uniform(0.9, 1.1))
+    img = adjust_white_balance(img, tuple(rng.uniform(0.96, 1.04, 3)))
+    img, _ = affine_jitter(
+        img,
+        angle_deg=rng.uniform(-2, 2),
+        scale=rng.uniform(0.97, 1.03),
+        shift_px=tuple(rng.uniform(-8, 8, 2)),
+    )
+    return jpeg_roundtrip(img, int(rng.integers(85, 96)))
+
+
+def series_pair(
+    rgb: np.ndarray, face: Face, seed: int, *, fade: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
+    """(before, after) where the forehead lines fade to ``fade`` of their depth."""
+    rng = np.random.default_rng(seed)
+    forehead, crows = forehead_lines(face, rng), crows_feet_lines(face, rng)
+    mmpp = face.mm_per_px
+
+    def photo(lines: list[LineSpec]) -> np.ndarray:
+        return nuisance(render_lines(rgb, lines + crows, mm_per_px=mmpp).image, rng)
+
+    return photo(forehead), photo(faded(forehead, fade))

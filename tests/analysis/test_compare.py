@@ -1,0 +1,183 @@
+"""Before/after comparison: registration, honest change, noise floor, refusals, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import AnalysisError, analyze, compare, track
+from analysis.compare import MetricChange
+from analysis.io import load_image
+from analysis.metrics import METRICS
+from analysis.regions import REGIONS
+from service.cli import main
+from tests.analysis.series import series_pair
+from tests.conftest import face_path
+
+KEYS = {"before", "after", "delta", "delta_pct", "mdc", "significant", "direction", "improved"}
+
+
+def test_metric_change_semantics():
+    c = MetricChange(before=10.0, after=6.0, mdc=1.0, better=-1)
+    d = c.to_dict()
+    assert (d["delta"], d["delta_pct"], d["direction"], d["improved"]) == (
+        -4.0,
+        -40.0,
+        "decreased",
+        True,
+    )
+    assert MetricChange(10.0, 10.5, 1.0, -1).to_dict()["direction"] == "unchanged"
+    assert MetricChange(10.0, 10.5, 1.0, -1).to_dict()["improved"] is None
+    assert MetricChange(0.0, 3.0, 1.0, -1).to_dict()["delta_pct"] is None
+    assert MetricChange(50.0, 60.0, 1.0, 0).to_dict()["improved"] is None  # tone: never "better"
+    assert MetricChange(5.0, 9.0, 1.0, -1).to_dict()["improved"] is False
+
+
+@pytest.fixture(scope="module")
+def biden(finder):
+    before = analyze(face_path("pd_biden_2013_vp"), finder=finder)
+    after = analyze(face_path("pd_biden_2021_presidential"), finder=finder)
+    return compare(before, after, treated_side="left")
+
+
+def test_real_same_person_pair_compares_with_residual(biden):
+    d = biden.to_dict()
+    assert d["schema_version"] == "1"
+    assert d["registration"]["residual_px"] > 0
+    assert d["registration"]["residual_mm"] < 1.5
+    assert list(d["regions"]) == list(REGIONS)
+    for metrics in d["regions"].values():
+        assert list(metrics) == list(METRICS)
+        for change in metrics.values():
+            assert set(change) == KEYS
+            assert change["mdc"] >= 0
+    assert d["before"]["image"]["sha256"] != d["after"]["image"]["sha256"]
+    json.dumps(d, allow_nan=False)
+
+
+def test_split_face_block(biden):
+    split = biden.to_dict()["split_face"]
+    assert split["treated_side"] == "left"
+    assert set(split["pairs"]) == {"under_eye", "crows_feet", "cheek", "nasolabial", "marionette"}
+    pair = split["pairs"]["crows_feet"]["wrinkles.severity"]
+    treated = biden.changes["crows_feet_left"]["wrinkles.severity"]
+    control = biden.changes["crows_feet_right"]["wrinkles.severity"]
+    assert pair["difference"] == pytest.approx(treated.delta - control.delta, abs=1e-3)
+    assert pair["significant"] == (abs(pair["difference"]) > pair["mdc"])
+
+
+def test_obama_pair_compares(finder):
+    c = compare(
+        face_path("pd_obama_2010_blueroom"), face_path("pd_obama_2012_official"), finder=finder
+    )
+    assert c.registration.residual_mm < 1.5
+
+
+@pytest.mark.parametrize(
+    ("stem", "seed"), [("pd_rex_tillerson_official", 0), ("pd_biden_2021_presidential", 1)]
+)
+def test_fading_forehead_lines_are_a_significant_improvement_and_nothing_else_moves(
+    stem, seed, finder
+):
+    rgb = load_image(face_path(stem)).rgb
+    face = analyze(rgb, finder=finder).face
+    before, after = series_pair(rgb, face, seed)
+    c = compare(before, after, finder=finder)
+    sev = c.changes["forehead"]["wrinkles.severity"]
+    assert sev.significant, sev
+    assert sev.improved, sev
+    for side in ("left", "right"):
+        assert not c.changes[f"crows_feet_{side}"]["wrinkles.severity"].significant
+    flagged = [
+        (r, m)
+        for r in c.changes
+        if r not in ("forehead", "full_face", "glabella")
+        for m, x in c.changes[r].items()
+        if x.significant
+    ]
+    total = sum(
+        len(c.changes[r]) for r in c.changes if r not in ("forehead", "full_face", "glabella")
+    )
+    assert len(flagged) / total <= 0.10, flagged
+
+
+def test_nuisance_only_pair_flags_few_changes(finder):
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    face = analyze(rgb, finder=finder).face
+    before, after = series_pair(rgb, face, seed=7, fade=1.0)
+    c = compare(before, after, finder=finder)
+    flags = [x.significant for r in c.changes.values() for x in r.values()]
+    assert np.mean(flags) <= 0.08
+    for region in ("forehead", "crows_feet_left", "crows_feet_right"):
+        assert not c.changes[region]["wrinkles.severity"].significant
+
+
+def test_turned_face_is_refused_naming_the_photo(finder):
+    with pytest.raises(AnalysisError) as info:
+        compare(
+            face_path("pd_biden_2021_presidential"),
+            face_path("pd_eduard_shevardnadze_dod"),
+            finder=finder,
+        )
+    assert info.value.code == "registration_failed"
+    assert info.value.photo == "after"
+    assert info.value.to_dict()["error"]["photo"] == "after"
+
+
+def test_unmeasurable_photo_is_named(tmp_path: Path, finder):
+    from PIL import Image
+    from skimage import data
+
+    coffee = tmp_path / "coffee.png"
+    Image.fromarray(data.coffee()).save(coffee)
+    with pytest.raises(AnalysisError) as info:
+        compare(face_path("pd_biden_2021_presidential"), coffee, finder=finder)
+    assert (info.value.code, info.value.photo) == ("no_face", "after")
+
+
+def test_cli_compare_writes_json_and_overlay(tmp_path: Path, capsys):
+    out = tmp_path / "cmp.json"
+    overlay = tmp_path / "cmp.png"
+    before, after = face_path("pd_biden_2013_vp"), face_path("pd_biden_2021_presidential")
+    assert (
+        main(["compare", str(before), str(after), "--json", str(out), "--overlay", str(overlay)])
+        == 0
+    )
+    assert json.loads(out.read_text())["registration"]["residual_mm"] < 1.5
+    assert overlay.stat().st_size > 10_000
+    assert main(["compare", str(before), str(after), "--treated-side", "middle"]) == 2
+
+
+def test_cli_compare_error_names_photo(tmp_path: Path, capsys):
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"not a photo")
+    code = main(["compare", str(face_path("pd_biden_2013_vp")), str(bad), "--json", "-"])
+    assert code == 3
+    body = json.loads(capsys.readouterr().out)
+    assert body["error"] == {
+        "code": "unsupported_format",
+        "message": body["error"]["message"],
+        "photo": "after",
+    }
+
+
+def test_track_keeps_going_past_a_failed_followup(tmp_path: Path, capsys, finder):
+    bad = tmp_path / "empty.jpg"
+    bad.write_bytes(b"")
+    base, good = face_path("pd_biden_2013_vp"), face_path("pd_biden_2021_presidential")
+    result = track(base, [bad, good], finder=finder)
+    d = result.to_dict()
+    assert d["followups"][0]["error"]["code"] == "unreadable_image"
+    assert "regions" in d["followups"][1]
+    csv_path = tmp_path / "series.csv"
+    assert (
+        main(["track", str(base), str(bad), str(good), "--json", "-", "--csv", str(csv_path)]) == 0
+    )
+    rows = csv_path.read_text().splitlines()
+    assert rows[0].startswith("followup,file,region,metric")
+    assert len(rows) == 1 + 1 + len(REGIONS) * len(METRICS)
+    capsys.readouterr()
+    assert main(["track", str(base), str(bad)]) == 3
