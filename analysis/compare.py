@@ -2,8 +2,9 @@
 
 Method
 ------
-1. Both photos are analysed (or given as ``Analysis``). A photo the gate refuses raises its
-   own error naming it (``photo = "before" | "after"``).
+1. Both photos are prepared up to their canonical face and regions (``prepare``; an
+   ``Analysis`` is reused). A photo the gate refuses raises its own error naming it
+   (``photo = "before" | "after"``).
 2. Registration: each face is already in its canonical frame (eyes level, 0.2 mm/px, from its
    own landmarks). The after face is warped onto the before face piecewise-affinely through the
    triangulated 468-point landmark mesh (handles small pose and expression differences that
@@ -51,7 +52,13 @@ from analysis.canonical import CanonicalFace, apply_affine
 from analysis.colour import SRGB_TO_LINEAR, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
 from analysis.metrics import BETTER, METRICS, RegionMetrics
-from analysis.pipeline import SCHEMA_VERSION, Analysis, ImageInput, analyze, measure_canonical
+from analysis.pipeline import (
+    SCHEMA_VERSION,
+    ImageInput,
+    Prepared,
+    measure_canonical,
+    prepare,
+)
 from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill
 from analysis.types import F32, F64, U8, Bool
 from analysis.wrinkles import WrinkleMap, relative_luminance
@@ -141,8 +148,8 @@ class Registration:
 class Comparison:
     """A before/after pair measured on the same skin, with the change's noise floor."""
 
-    before: Analysis
-    after: Analysis
+    before: Prepared
+    after: Prepared
     registration: Registration
     photometric: dict[str, Any]
     regions: RegionMasks
@@ -173,11 +180,12 @@ class Comparison:
         return out
 
 
-def _analysis(image: ImageInput | Analysis, photo: str, **kw: Any) -> Analysis:
-    if isinstance(image, Analysis):
+def _prepared(image: ImageInput | Prepared, photo: str, **kw: Any) -> Prepared:
+    """The photo up to its canonical face (an ``Analysis`` is reused as it is)."""
+    if isinstance(image, Prepared):
         return image
     try:
-        return analyze(image, **kw)
+        return prepare(image, **kw)
     except AnalysisError as err:
         raise err.for_photo(photo) from None
 
@@ -235,7 +243,7 @@ def _landmark_residual(moved: CanonicalFace, target: F32) -> float:
     return float(np.median(np.hypot(*(found - target[:468].astype(np.float64)).T)))
 
 
-def register(before: Analysis, after: Analysis) -> tuple[Registration, CanonicalFace]:
+def register(before: Prepared, after: Prepared) -> tuple[Registration, CanonicalFace]:
     """Warp the after face onto the before face; refuse pairs that cannot be compared."""
     yaw_diff = abs(before.face.pose.yaw - after.face.pose.yaw)
     pitch_diff = abs(before.face.pose.pitch - after.face.pose.pitch)
@@ -418,8 +426,8 @@ def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str
 
 
 def compare(
-    before: ImageInput | Analysis,
-    after: ImageInput | Analysis,
+    before: ImageInput | Prepared,
+    after: ImageInput | Prepared,
     *,
     treated_side: str | None = None,
     **analyze_kw: Any,
@@ -431,8 +439,8 @@ def compare(
     """
     if treated_side not in (None, "left", "right"):
         raise ValueError(f"treated_side must be 'left', 'right' or None, got {treated_side!r}")
-    a = _analysis(before, "before", **analyze_kw)
-    b = _analysis(after, "after", **analyze_kw)
+    a = _prepared(before, "before", **analyze_kw)
+    b = _prepared(after, "after", **analyze_kw)
     reg, moved = register(a, b)
     skin = a.regions.skin & moved.valid & a.canonical.valid
     moved, photometric = harmonise(a.canonical, moved, skin)
@@ -527,7 +535,7 @@ def _split_face(
 class Track:
     """A baseline and its follow-ups, each compared to the baseline."""
 
-    baseline: Analysis
+    baseline: Prepared
     followups: tuple[Comparison | AnalysisError, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -538,15 +546,15 @@ class Track:
 
 
 def track(
-    baseline: ImageInput | Analysis,
-    followups: Sequence[ImageInput | Analysis],
+    baseline: ImageInput | Prepared,
+    followups: Sequence[ImageInput | Prepared],
     *,
     treated_side: str | None = None,
     **analyze_kw: Any,
 ) -> Track:
     """Compare each follow-up to the baseline; a follow-up that fails keeps its error and does
     not stop the others. The baseline itself must be measurable (it raises otherwise)."""
-    base = _analysis(baseline, "before", **analyze_kw)
+    base = _prepared(baseline, "before", **analyze_kw)
     results: list[Comparison | AnalysisError] = []
     for item in followups:
         try:

@@ -33,18 +33,14 @@ ImageInput = str | os.PathLike[str] | bytes | np.ndarray | Photo
 
 
 @dataclass(frozen=True, eq=False)
-class Analysis:
-    """Everything measured on one photo, with the maps kept for overlays."""
+class Prepared:
+    """A photo up to its canonical face and regions: everything but the skin measurements."""
 
     photo: Photo
     face: Face
     quality: QualityReport
     canonical: CanonicalFace
     regions: RegionMasks
-    wrinkles: WrinkleMap
-    pigments: PigmentMaps
-    metrics: dict[str, RegionMetrics]
-    timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The analysis JSON without the per-region table."""
@@ -79,6 +75,16 @@ class Analysis:
             },
         }
 
+
+@dataclass(frozen=True, eq=False)
+class Analysis(Prepared):
+    """Everything measured on one photo, with the maps kept for overlays."""
+
+    wrinkles: WrinkleMap
+    pigments: PigmentMaps
+    metrics: dict[str, RegionMetrics]
+    timings: dict[str, float] = field(default_factory=dict)
+
     def to_dict(self) -> dict[str, Any]:
         """The analysis JSON of DESIGN.md."""
         out = self.summary()
@@ -88,6 +94,43 @@ class Analysis:
             if name in self.metrics
         }
         return out
+
+
+def prepare(
+    image: ImageInput,
+    *,
+    mm_per_px: float | None = None,
+    finder: FaceFinder | None = None,
+    limits: LoadLimits = LoadLimits(),
+    thresholds: QualityThresholds = QualityThresholds(),
+    clock: _Clock | None = None,
+) -> Prepared:
+    """Load, find the face, pass the quality gate, warp to the canonical face, place regions.
+
+    Raises ``AnalysisError`` (see ``analyze``)."""
+    if mm_per_px is not None and not (np.isfinite(mm_per_px) and 0.001 <= mm_per_px <= 5.0):
+        raise ValueError(f"mm_per_px must be between 0.001 and 5 mm, got {mm_per_px}")
+    clock = clock or _Clock()
+    photo = image if isinstance(image, Photo) else load_image(image, limits=limits)
+    clock.lap("load")
+    face = find_face(photo.rgb, mm_per_px=mm_per_px, finder=finder)
+    clock.lap("landmarks")
+    issues, sharp = check_face(photo.rgb, face, thresholds)
+    clock.lap("quality")
+    canonical = to_canonical(photo.rgb, face)
+    clock.lap("canonical")
+    regions = region_masks(canonical)
+    exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
+    issues += exposure + hair_warning(regions.hair_fraction, thresholds)
+    clock.lap("regions")
+    quality = QualityReport(
+        issues=tuple(issues),
+        sharpness=sharp,
+        px_per_mm=1.0 / face.mm_per_px,
+        clipped_fraction=clipped,
+        median_grey=grey,
+    )
+    return Prepared(photo=photo, face=face, quality=quality, canonical=canonical, regions=regions)
 
 
 def analyze(
@@ -113,35 +156,17 @@ def analyze(
     AnalysisError
         A subclass with a stable ``code`` when the photo cannot be measured.
     """
-    if mm_per_px is not None and not (np.isfinite(mm_per_px) and 0.001 <= mm_per_px <= 5.0):
-        raise ValueError(f"mm_per_px must be between 0.001 and 5 mm, got {mm_per_px}")
     clock = _Clock()
-    photo = image if isinstance(image, Photo) else load_image(image, limits=limits)
-    clock.lap("load")
-    face = find_face(photo.rgb, mm_per_px=mm_per_px, finder=finder)
-    clock.lap("landmarks")
-    issues, sharp = check_face(photo.rgb, face, thresholds)
-    clock.lap("quality")
-    canonical = to_canonical(photo.rgb, face)
-    clock.lap("canonical")
-    regions = region_masks(canonical)
-    exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
-    issues += exposure + hair_warning(regions.hair_fraction, thresholds)
-    clock.lap("regions")
-    wrinkles, pigments, metrics = measure_canonical(canonical, regions, clock)
-    quality = QualityReport(
-        issues=tuple(issues),
-        sharpness=sharp,
-        px_per_mm=1.0 / face.mm_per_px,
-        clipped_fraction=clipped,
-        median_grey=grey,
+    p = prepare(
+        image, mm_per_px=mm_per_px, finder=finder, limits=limits, thresholds=thresholds, clock=clock
     )
+    wrinkles, pigments, metrics = measure_canonical(p.canonical, p.regions, clock)
     return Analysis(
-        photo=photo,
-        face=face,
-        quality=quality,
-        canonical=canonical,
-        regions=regions,
+        photo=p.photo,
+        face=p.face,
+        quality=p.quality,
+        canonical=p.canonical,
+        regions=p.regions,
         wrinkles=wrinkles,
         pigments=pigments,
         metrics=metrics,
