@@ -20,6 +20,7 @@ from analysis.quality import (
     QualityThresholds,
     check_exposure,
     check_face,
+    glasses_warning,
     hair_warning,
 )
 from analysis.regions import REGIONS, RegionMasks, region_masks
@@ -122,6 +123,7 @@ def prepare(
     regions = region_masks(canonical)
     exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
     issues += exposure + hair_warning(regions.hair_fraction, thresholds)
+    issues += glasses_warning(canonical, thresholds)
     clock.lap("regions")
     quality = QualityReport(
         issues=tuple(issues),

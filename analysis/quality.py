@@ -16,6 +16,7 @@ Rules (thresholds in ``QualityThresholds``, all configurable):
   grey level; error past the limit, warning (``exposure``) past the milder one.
 - ``multiple_faces`` (warning): other, clearly smaller faces were seen (see ``analysis.face``).
 - ``hair_over_forehead`` (warning): hair covers more than 15 % of the forehead.
+- ``glasses`` (warning): a spectacle bridge across the nose (``glasses_score``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from analysis import landmarks as lm
+from analysis.canonical import CanonicalFace
+from analysis.colour import luminance
 from analysis.errors import BadExposure, ExtremePose, FaceTooSmall, TooBlurry
 from analysis.face import Face
 from analysis.types import U8, Bool
@@ -46,6 +50,7 @@ class QualityThresholds:
     min_median_grey: float = 30.0
     warn_median_grey: float = 60.0
     warn_hair_fraction: float = 0.15
+    glasses_bridge: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,39 @@ def check_exposure(
             QualityIssue("exposure", "warning", "The photo is dark; measurements are less precise.")
         )
     return issues, clipped, grey
+
+
+def glasses_score(face: CanonicalFace) -> float:
+    """Strength of a horizontal bar across the nose bridge (a spectacle frame's bridge).
+
+    Between the inner eye corners, from the brow heads down to just below the eyes: the
+    strongest row of mean |d luminance / dy|, relative to the band's mean luminance. Skin there
+    scores 0.15-0.6 on the shared portraits; metal or plastic bridges 1.1-2.4.
+    """
+    p = face.points
+    x0, x1 = int(p[lm.RIGHT_EYE_INNER, 0]) + 5, int(p[lm.LEFT_EYE_INNER, 0]) - 5
+    y1 = int((p[lm.RIGHT_EYE_INNER, 1] + p[lm.LEFT_EYE_INNER, 1]) / 2) + 10
+    y0 = int(min(p[lm.RIGHT_BROW_UPPER[-1], 1], p[lm.LEFT_BROW_UPPER[-1], 1]))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return 0.0
+    band = luminance(face.rgb[max(0, y0) : y1, max(0, x0) : x1])
+    grad = np.abs(cv2.Sobel(cv2.GaussianBlur(band, (0, 0), 1.0), cv2.CV_32F, 0, 1, ksize=3))
+    return float(grad.mean(axis=1).max() / max(float(band.mean()), 1e-6))
+
+
+def glasses_warning(
+    face: CanonicalFace, t: QualityThresholds = QualityThresholds()
+) -> list[QualityIssue]:
+    if glasses_score(face) <= t.glasses_bridge:
+        return []
+    return [
+        QualityIssue(
+            "glasses",
+            "warning",
+            "The patient wears glasses: skin behind the lenses and lines along the frame are "
+            "less reliable. Please take glasses off for treatment photos.",
+        )
+    ]
 
 
 def hair_warning(

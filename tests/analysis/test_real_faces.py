@@ -53,3 +53,31 @@ def test_known_scale_overrides_iris(finder):
     a = analyze(face_path("pd_biden_2013_vp"), mm_per_px=0.2, finder=finder)
     assert a.face.mm_per_px == 0.2
     assert a.face.scale_source == "given"
+
+
+@pytest.mark.parametrize(
+    ("stem", "glasses"),
+    [
+        ("pd_colin_powell_official", True),
+        ("pd_michio_watanabe_1993_dod", True),
+        ("pd_ruth_bader_ginsburg_scotus", True),
+        ("pd_rex_tillerson_official", False),
+        ("ccby_lord_owen_ukparl", False),
+        ("pd_sonia_sotomayor_2009_scotus", False),
+    ],
+)
+def test_glasses_are_flagged(stem, glasses, finder):
+    from analysis.pipeline import prepare
+
+    codes = [i.code for i in prepare(face_path(stem), finder=finder).quality.issues]
+    assert ("glasses" in codes) == glasses
+
+
+def test_hair_over_forehead_is_flagged(finder):
+    from analysis.pipeline import prepare
+
+    codes = [
+        i.code
+        for i in prepare(face_path("pd_sonia_sotomayor_2009_scotus"), finder=finder).quality.issues
+    ]
+    assert "hair_over_forehead" in codes
