@@ -198,8 +198,12 @@ class FaceFinder:
             detector = "landmarker"
             if not faces:
                 detector = "full_range"
-                for x, y, bw, bh in self._full_range_boxes(small):
-                    faces.extend(self._landmark_in_box(rgb, (x, y, bw, bh), scale))
+                # the full-range model looks at 192 px: try the reduced copy, then twice as fine
+                for s in dict.fromkeys((scale, min(1.0, 2 * scale))):
+                    for x, y, bw, bh in self._full_range_boxes(_resize(rgb, s)):
+                        faces.extend(self._landmark_in_box(rgb, (x, y, bw, bh), s))
+                    if faces:
+                        break
         faces.sort(key=lambda f: -_width(f[0]))
         return faces, detector
 

@@ -81,3 +81,25 @@ def test_hair_over_forehead_is_flagged(finder):
         for i in prepare(face_path("pd_sonia_sotomayor_2009_scotus"), finder=finder).quality.issues
     ]
     assert "hair_over_forehead" in codes
+
+
+def test_small_face_in_a_large_frame_is_found_by_the_full_range_fallback(finder):
+    import cv2
+
+    from analysis.face import find_face
+
+    rgb = load_image_rgb("pd_biden_2021_presidential")
+    scale = 400 / rgb.shape[1]
+    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((2400, 3200, 3), 120, np.uint8)
+    canvas[1000 : 1000 + small.shape[0], 1500 : 1500 + small.shape[1]] = small
+    face = find_face(canvas, finder=finder)
+    assert face.detector == "full_range"
+    assert 150 < face.width_px < 200  # the face is about 170 px wide in the canvas
+    assert 1500 < face.points[:, 0].mean() < 1900
+
+
+def load_image_rgb(stem: str) -> np.ndarray:
+    from analysis.io import load_image
+
+    return load_image(face_path(stem)).rgb
