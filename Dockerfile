@@ -1,5 +1,5 @@
-# wrinkletrack: the analysis command line (the HTTP service will be the default command once it
-# lands). Install steps are the ones .ci/run proves: a venv-free pip install of the project.
+# wrinkletrack: the HTTP service by default (`docker run -p 8000:8000 IMAGE`), or any command
+# (`docker run IMAGE analyze photo.jpg`). Install step: the same pip install that .ci/run proves.
 FROM python:3.11-slim
 
 # OpenCV (contrib wheel) and MediaPipe need these shared libraries at run time.
@@ -18,5 +18,6 @@ RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir .
 RUN useradd --create-home wrinkletrack
 USER wrinkletrack
 ENV WRINKLETRACK_DATA_DIR=/home/wrinkletrack/data
+EXPOSE 8000
 ENTRYPOINT ["wrinkletrack"]
-CMD ["--help"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -42,7 +42,8 @@ def main(out_dir: Path) -> int:
         issues = ",".join(i.code for i in result.quality.issues) or "ok"
         print(
             f"{path.stem:34s} severity {full['wrinkles.severity']:5.1f}  "
-            f"lines {full['wrinkles.length_mm']:6.0f} mm  spots {full['pigmentation.spot_count']:3.0f}  "
+            f"lines {full['wrinkles.length_mm']:6.0f} mm  "
+            f"spots {full['pigmentation.spot_count']:3.0f}  "
             f"{result.quality.px_per_mm:4.1f} px/mm  {time.perf_counter() - t:4.1f} s  {issues}"
         )
     return 0

@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from analysis.errors import AnalysisError
+from service.commands import register
 from service.config import log_file
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_UNMEASURABLE = 0, 1, 2, 3
@@ -28,6 +29,7 @@ app = typer.Typer(
     help="Measure wrinkles and pigmentation per facial region in face photos.",
 )
 log = logging.getLogger("wrinkletrack")
+register(app)  # serve, keys create
 
 
 @app.callback()

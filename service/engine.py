@@ -1,0 +1,164 @@
+"""The adapter between the service and ``analysis``: every analysis, comparison and overlay runs
+in a worker thread pool, never on the event loop.
+
+MediaPipe is not fork-safe, so the pool holds threads; the shared face finder locks around the
+landmark model and the rest of the pipeline (numpy, OpenCV) runs in parallel. Recent analyses
+and comparisons are kept in memory (by the photos' sha256) so that comparisons and overlays
+need not measure a photo twice; ``forget`` drops them when a subject is erased.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ComparisonUnavailable(Exception):
+    """``analysis.compare`` (or its overlay) is not installed in this build."""
+
+
+class Engine:
+    """Runs the analysis pipeline in ``workers`` threads; subclasses may replace the hooks."""
+
+    def __init__(self, workers: int, cache_size: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analysis")
+        self._cache: OrderedDict[tuple[str, ...], Any] = OrderedDict()  # analyses, comparisons
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._models: Future[None] | None = None
+
+    # hooks ------------------------------------------------------------------------------------
+
+    def load_models(self) -> None:
+        from analysis.face import shared_finder
+
+        shared_finder()
+
+    def run_analysis(self, data: bytes) -> Any:
+        from analysis import analyze
+        from analysis.face import shared_finder
+
+        return analyze(data, finder=shared_finder())
+
+    def comparer(self) -> Callable[..., Any]:
+        """``compare(before, after, *, treated_side)``; raises ComparisonUnavailable."""
+        try:
+            from analysis.compare import compare
+        except ImportError as exc:
+            raise ComparisonUnavailable("comparisons are not available in this build") from exc
+        return compare
+
+    def draw_photo(self, analysis: Any) -> Any:
+        from analysis.overlay import draw_overlay
+
+        return draw_overlay(analysis)
+
+    def draw_pair(self, comparison: Any) -> Any:
+        from analysis.overlay import draw_comparison
+
+        return draw_comparison(comparison)
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin loading the models in the pool (``ready`` turns true when done)."""
+        self._models = self._pool.submit(self.load_models)
+
+    @property
+    def ready(self) -> bool:
+        m = self._models
+        return m is not None and m.done() and m.exception() is None
+
+    def forget(self, sha256s: list[str]) -> None:
+        """Drop these photos' analyses from memory (an erased subject)."""
+        gone = set(sha256s)
+        with self._lock:
+            for key in [k for k in self._cache if gone.intersection(k)]:
+                del self._cache[key]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # the service's calls ----------------------------------------------------------------------
+
+    async def analyze(self, data: bytes, sha256: str) -> dict[str, Any]:
+        """The analysis JSON of ``data`` (raises ``AnalysisError``)."""
+        result = await self._run(self._analysis, sha256, lambda: data)
+        return dict(result.to_dict())
+
+    async def compare(
+        self, before: tuple[str, Path], after: tuple[str, Path], treated_side: str | None
+    ) -> dict[str, Any]:
+        """The comparison JSON of two stored photos given as ``(sha256, path)``."""
+        result = await self._run(self._comparison, before, after, treated_side)
+        return dict(result.to_dict())
+
+    async def photo_overlay(self, photo: tuple[str, Path]) -> bytes:
+        """The overlay PNG of a stored photo."""
+        return await self._run(lambda: _png(self.draw_photo(self._analysis(*_reader(photo)))))
+
+    async def pair_overlay(
+        self, before: tuple[str, Path], after: tuple[str, Path], treated_side: str | None
+    ) -> bytes:
+        """The overlay PNG of a comparison of two stored photos."""
+        return await self._run(
+            lambda: _png(self.draw_pair(self._comparison(before, after, treated_side)))
+        )
+
+    # inside the pool --------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._pool.submit(partial(fn, *args)))
+
+    def _cached(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]  # type: ignore[no-any-return]
+        result = compute()
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def _analysis(self, sha256: str, read: Callable[[], bytes]) -> Any:
+        return self._cached((sha256,), lambda: self.run_analysis(read()))
+
+    def _comparison(
+        self, before: tuple[str, Path], after: tuple[str, Path], treated_side: str | None
+    ) -> Any:
+        compare = self.comparer()  # before measuring anything
+
+        def run() -> Any:
+            return compare(
+                self._analysis(*_reader(before)),
+                self._analysis(*_reader(after)),
+                treated_side=treated_side,
+            )
+
+        return self._cached((before[0], after[0], str(treated_side)), run)
+
+
+def _reader(photo: tuple[str, Path]) -> tuple[str, Callable[[], bytes]]:
+    sha256, path = photo
+    return sha256, path.read_bytes
+
+
+def _png(rgb: Any) -> bytes:
+    import cv2
+    import numpy as np
+
+    img = np.asarray(rgb)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return bytes(buf.tobytes())

@@ -1,0 +1,73 @@
+"""Storage: migrations match the models on SQLite and PostgreSQL; keys are stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+
+import typer
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+from typer.testing import CliRunner
+
+from service import models as m
+from service.commands import register
+from service.db import Database
+from tests.service.conftest import STUDY, Api
+
+
+def test_migrations_create_the_schema_of_the_models(database_url: str):
+    db = Database(database_url)
+    try:
+        db.migrate()
+        db.migrate()  # a second start finds nothing to do
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), m.Base.metadata)
+        assert diff == []
+        assert "alembic_version" in inspect(db.engine).get_table_names()
+    finally:
+        db.dispose()
+
+
+def test_keys_are_stored_as_sha256_only(api: Api):
+    key = api.keys[STUDY, "viewer"]
+    assert key.startswith("wt_")
+    assert len(key) > 40
+    with api.db.read() as s:
+        hashes = set(s.scalars(select(m.ApiKey.key_hash)))
+    assert hashlib.sha256(key.encode()).hexdigest() in hashes
+    assert not any(key in h for h in hashes)
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_keys_create_prints_a_working_key_once(tmp_path, sqlite_url, monkeypatch):
+    monkeypatch.setenv("WRINKLETRACK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WRINKLETRACK_DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(
+        _cli(), ["keys", "create", "--study", "clinic-1", "--role", "viewer"]
+    )
+    assert result.exit_code == 0, result.output
+    key = result.output.strip()
+    assert key.startswith("wt_")
+    db = Database(sqlite_url)
+    try:
+        with db.read() as s:
+            row = s.execute(
+                select(m.Study.name, m.ApiKey.role, m.ApiKey.key_hash).join(m.ApiKey)
+            ).one()
+    finally:
+        db.dispose()
+    assert tuple(row) == ("clinic-1", "viewer", hashlib.sha256(key.encode()).hexdigest())
+
+
+def test_keys_create_refuses_an_unknown_role_or_study_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("WRINKLETRACK_DATA_DIR", str(tmp_path / "data"))
+    for args in (["--study", "s", "--role", "owner"], ["--study", "../s", "--role", "admin"]):
+        result = CliRunner().invoke(_cli(), ["keys", "create", *args])
+        assert result.exit_code == 2
+    assert not (tmp_path / "data").exists()
