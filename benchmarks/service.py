@@ -1,4 +1,4 @@
-"""Service benchmark: ``python -m service.bench [--photo STEM] [--uploads N]``.
+"""Service benchmark: ``python -m benchmarks.service [--photo STEM] [--uploads N]``.
 
 Prints a table of
 - p50/p95 latency of an HTTP upload plus analysis of a 1024 px photo (a real server process on
