@@ -35,7 +35,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from analysis.canonical import CanonicalFace
-from analysis.colour import linear_rgb, masked_gaussian
+from analysis.colour import SRGB_TO_LINEAR, masked_gaussian
 from analysis.types import F32, U8, Bool
 
 MELANIN = np.array([0.40, 0.69, 1.00])  # R, G, B
@@ -73,13 +73,26 @@ class PigmentMaps:
     lab: F32
 
 
+def _unmix_luts() -> tuple[F32, F32]:
+    """Per-channel lookup tables: melanin and haemoglobin OD contributed by each 8-bit value."""
+    od = -np.log10(np.maximum(SRGB_TO_LINEAR.astype(np.float64), 1.0 / 4096.0))  # (256,)
+    m = np.stack([UNMIX[0, c] * od for c in range(3)]).astype(np.float32)  # (3, 256)
+    h = np.stack([UNMIX[1, c] * od for c in range(3)]).astype(np.float32)
+    return m, h
+
+
+_M_LUT, _H_LUT = _unmix_luts()
+
+
 def unmix(rgb: U8) -> tuple[F32, F32]:
-    """Melanin and haemoglobin optical densities of each pixel of an sRGB image."""
-    od = -np.log10(np.maximum(linear_rgb(rgb), 1.0 / 4096.0))
-    conc = od.reshape(-1, 3) @ UNMIX.T
-    m = conc[:, 0].reshape(rgb.shape[:2])
-    h = conc[:, 1].reshape(rgb.shape[:2])
-    return m.astype(np.float32), h.astype(np.float32)
+    """Melanin and haemoglobin optical densities of each pixel of an sRGB image.
+
+    ``OD_c = -log10(linear_c)`` depends on the 8-bit value alone, and the unmixing is linear in
+    ``OD``, so each chromophore is a sum of three per-channel table lookups."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    m = _M_LUT[0][r] + _M_LUT[1][g] + _M_LUT[2][b]
+    h = _H_LUT[0][r] + _H_LUT[1][g] + _H_LUT[2][b]
+    return np.asarray(m, np.float32), np.asarray(h, np.float32)
 
 
 def cielab(rgb: U8) -> F32:
