@@ -13,8 +13,8 @@ from analysis.compare import MetricChange
 from analysis.io import load_image
 from analysis.metrics import METRICS
 from analysis.regions import REGIONS
+from datasets.series import series_pair
 from service.cli import main
-from tests.analysis.series import series_pair
 from tests.conftest import face_path
 
 KEYS = {"before", "after", "delta", "delta_pct", "mdc", "significant", "direction", "improved"}

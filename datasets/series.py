@@ -1,5 +1,8 @@
-"""Synthetic before/after series on a real face: forehead lines that fade, crow's feet that stay,
-each photo with its own light, white balance, framing and JPEG quality."""
+"""Before/after series on a real face with known change: forehead lines that fade, crow's feet
+lines that stay, each photo with its own light, white balance, framing and JPEG quality.
+
+Used by the comparison tests and ``benchmarks/change.py``; the anatomical scenes of
+``datasets.faces`` are richer, these are small and fast."""
 
 from __future__ import annotations
 
