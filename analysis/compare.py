@@ -27,12 +27,12 @@ Method
    so a closer or sharper follow-up does not read as more lines. Both photos are then measured
    on the same pixels: the before photo's regions, restricted to skin seen in both.
 5. Noise floor: each photo's canonical image is re-measured under ``PERTURBATIONS`` (sub-pixel
-   shift, 1-2 % scale, 5 % exposure, 2 % white balance: the re-framing and light of a repeat
-   photo and what harmonisation leaves), re-running only the stages after the canonical face. The
-   per-metric standard deviation of each photo's ``1 + len(PERTURBATIONS)`` values is pooled
-   over both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005), with ``df``
-   the pooled degrees of freedom, so the few re-measurements are not trusted beyond what they
-   can say. A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
+   shift, 0.5-1 % scale, 6 % exposure, 3 % white balance: the re-framing and light of a repeat
+   photo and what harmonisation leaves), re-running only the stages after the canonical face.
+   The per-metric variance of each photo's ``1 + len(PERTURBATIONS)`` values is pooled over
+   both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
+   pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
+   A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
    quantisation. ``significant`` is ``|delta| > mdc``.
 """
 
@@ -75,9 +75,9 @@ COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
 # uncertainty left by harmonisation (sclera estimates are good to about 2 % per channel)
 Perturbation = tuple[float, float, float, float, tuple[float, float, float]]
 PERTURBATIONS: tuple[Perturbation, ...] = (
-    (0.5, -0.3, 1.02, 1.05, (1.02, 1.0, 0.98)),
-    (-0.4, 0.5, 0.98, 0.95, (0.98, 1.01, 1.02)),
-    (0.2, 0.4, 1.01, 1.0, (1.0, 0.98, 1.01)),
+    (0.5, -0.3, 1.01, 1.06, (1.03, 1.0, 0.97)),
+    (-0.4, 0.5, 0.99, 0.94, (0.97, 1.01, 1.03)),
+    (0.2, 0.4, 1.005, 1.0, (1.0, 0.97, 1.015)),
 )
 
 
@@ -459,19 +459,20 @@ def compare(
     runs_before += measured[0::2]
     runs_after += measured[1::2]
     var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
-    df = 2 * (len(PERTURBATIONS))
+    regions_present = [r for r in REGIONS if r in before_metrics and r in after_metrics]
+    pooled = {
+        r: {m: float(var_b[r][m] + var_a[r][m]) / 2.0 for m in METRICS} for r in regions_present
+    }
+    df = 2 * len(PERTURBATIONS)
     t = float(stats.t.ppf(0.975, df))
 
     changes: dict[str, dict[str, MetricChange]] = {}
-    for region in REGIONS:
-        if region not in before_metrics or region not in after_metrics:
-            continue
+    for region in regions_present:
         changes[region] = {}
         for m in METRICS:
             v0, v1 = before_metrics[region][m], after_metrics[region][m]
-            sem = float(np.sqrt((var_b[region][m] + var_a[region][m]) / 2.0))
             floor = 1.0 if m in COUNT_METRICS else MDC_FLOOR * max(abs(v0), abs(v1))
-            mdc = max(t * np.sqrt(2.0) * sem, floor)
+            mdc = max(t * np.sqrt(2.0 * pooled[region][m]), floor)
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
     change_map = _change_map(wrinkles_a, wrinkles_b, skin)
