@@ -60,8 +60,8 @@ FINE_MAX_DEPTH = 0.06
 HIGHLIGHT_CLIP = 0.10  # brighter-than-skin beyond this (specular shine) is clipped
 ORIENTATIONS = 8
 ELONGATION = 3.0  # along-line sigma over across-line sigma
-TEXTURE_LOW = 3.0  # lines must exceed these multiples of the skin's median response
-TEXTURE_HIGH = 5.0
+TEXTURE_LOW = 2.0  # lines must exceed these multiples of the skin's median response
+TEXTURE_HIGH = 3.5
 TEXTURE_SCALE = 2  # index into SIGMAS_MM: texture level read where pixel noise is averaged out
 PYRAMID_FROM_PX = 2.0  # coarser scales run at half resolution
 
