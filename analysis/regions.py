@@ -67,12 +67,6 @@ class RegionMasks:
             return self.skin
         return np.asarray(self.labels == ANATOMICAL_REGIONS.index(name) + 1)
 
-    def present(self) -> tuple[str, ...]:
-        """Regions with at least one pixel."""
-        counts = np.bincount(self.labels.ravel(), minlength=len(ANATOMICAL_REGIONS) + 1)
-        names = [n for i, n in enumerate(ANATOMICAL_REGIONS) if counts[i + 1] > 0]
-        return (*names, "full_face") if self.skin.any() else tuple(names)
-
 
 def _fill(shape: tuple[int, int], polygon: F64) -> Bool:
     canvas = np.zeros(shape, np.uint8)
