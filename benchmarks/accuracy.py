@@ -97,25 +97,14 @@ from datasets.faces import (
     render_face,
     render_series,
 )
+from datasets.shared_faces import FACES_DIR, HELD_OUT
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 Bool = NDArray[np.bool_]
 I32 = NDArray[np.int32]
 
-FACES = Path(
-    os.environ.get(
-        "WRINKLETRACK_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"
-    )
-)
-HELD_OUT: tuple[str, ...] = (
-    "ccby_lord_owen_ukparl",
-    "ccby_emma_bonino_2017",
-    "pd_colin_powell_official",
-    "pd_james_baker",
-    "pd_obama_2010_blueroom",
-    "pd_sonia_sotomayor_2009_scotus",
-)
+FACES = FACES_DIR
 SEED = 20240603
 TOL_PX = 2.0
 TARGET_WIDTH_MM = 0.3

@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 from analysis import compare
 from analysis.face import shared_finder
 from analysis.io import load_image
 from analysis.pipeline import prepare
 from datasets.series import series_pair
+from datasets.shared_faces import FACES_DIR
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+FACES = FACES_DIR
 DEV = ("pd_rex_tillerson_official", "pd_biden_2021_presidential", "ccby_philip_hammond_ukparl")
 
 

@@ -17,8 +17,9 @@ import cv2
 from analysis import AnalysisError, analyze
 from analysis.face import shared_finder
 from analysis.overlay import draw_overlay, wrinkle_mask
+from datasets.shared_faces import FACES_DIR
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+FACES = FACES_DIR
 
 
 def main(out_dir: Path) -> int:

@@ -34,11 +34,12 @@ import numpy as np
 
 from analysis.metrics import METRICS
 from analysis.regions import REGIONS
+from datasets.shared_faces import FACES_DIR
 from service import models as m
 from service.db import Database
 from service.security import create_key
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+FACES = FACES_DIR
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ARMS = ("ADSC", "MSC", "umbilical", "iPSC", "epidermal", "placebo")
 

@@ -17,12 +17,13 @@ import resource
 import statistics
 import time
 import tracemalloc
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+from datasets.shared_faces import FACES_DIR
+
+FACES = FACES_DIR
 
 
 def _twelve_mp_jpeg(stem: str) -> bytes:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from datasets.shared_faces import FACES_DIR
+
 REPO = Path(__file__).resolve().parents[1]
-FACES_DIR = Path(os.environ.get("WRINKLETRACK_FACES_DIR", REPO.parent / "shared" / "faces"))
-HELD_OUT = (
-    "ccby_lord_owen_ukparl",
-    "ccby_emma_bonino_2017",
-    "pd_colin_powell_official",
-    "pd_james_baker",
-    "pd_obama_2010_blueroom",
-    "pd_sonia_sotomayor_2009_scotus",
-)
 
 
 def face_paths() -> list[Path]:
