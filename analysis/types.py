@@ -15,6 +15,7 @@ U8 = NDArray[np.uint8]
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 Bool = NDArray[np.bool_]
+I32 = NDArray[np.int32]
 
 
 @dataclass(frozen=True, eq=False)

@@ -86,6 +86,7 @@ from analysis.io import load_image
 from analysis.metrics import METRICS, SEVERITY_SCALE
 from analysis.pipeline import Analysis, analyze
 from analysis.regions import ANATOMICAL_REGIONS, REGIONS, region_masks
+from analysis.types import F32, F64, I32, Bool
 from datasets.faces import (
     DEFAULT_NUISANCE,
     FaceLine,
@@ -98,11 +99,6 @@ from datasets.faces import (
     render_series,
 )
 from datasets.shared_faces import FACES_DIR, HELD_OUT
-
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
-Bool = NDArray[np.bool_]
-I32 = NDArray[np.int32]
 
 FACES = FACES_DIR
 SEED = 20240603

@@ -34,10 +34,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis import landmarks as lm
+from analysis.types import F64, U8, Bool
 from datasets.synthetic import (
-    F64,
-    U8,
-    Bool,
     LineSpec,
     RednessSpec,
     RenderedLines,

@@ -23,10 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from skimage import morphology
 
-U8 = NDArray[np.uint8]
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
-Bool = NDArray[np.bool_]
+from analysis.types import F32, F64, U8, Bool
 
 _thin: Callable[[Bool], Bool] = morphology.thin  # skimage is untyped
 

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from analysis import landmarks as lm
 from analysis.canonical import apply_affine
+from analysis.types import F64, U8
 from datasets.faces import (
     LINE_SITES,
     FaceFrame,
@@ -47,8 +48,6 @@ from datasets.synthetic import (
 )
 from tests.conftest import face_path
 
-F64 = NDArray[np.float64]
-U8 = NDArray[np.uint8]
 REAL = "pd_colin_powell_official"  # ~7 px/mm: lines of 0.5 mm are 3.5 px wide
 
 

@@ -11,6 +11,7 @@ import pytest
 from numpy.typing import NDArray
 from skimage import filters, measure, morphology
 
+from analysis.types import F64, Bool
 from datasets.synthetic import (
     LUMA,
     MELANIN_OD,
@@ -34,8 +35,6 @@ from datasets.synthetic import (
     warp_mask,
 )
 
-F64 = NDArray[np.float64]
-Bool = NDArray[np.bool_]
 sato: Callable[..., F64] = filters.sato  # skimage is untyped
 label: Callable[..., NDArray[np.int_]] = measure.label
 thin: Callable[[Bool], Bool] = morphology.thin
