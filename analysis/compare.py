@@ -51,6 +51,7 @@ from analysis import landmarks as lm
 from analysis.canonical import CanonicalFace, apply_affine
 from analysis.colour import SRGB_TO_LINEAR, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
+from analysis.face import FaceFinder, shared_finder
 from analysis.metrics import BETTER, METRICS, RegionMetrics
 from analysis.pipeline import (
     SCHEMA_VERSION,
@@ -231,19 +232,19 @@ def _mesh_map(before: CanonicalFace, after: CanonicalFace) -> tuple[F32, F32, F6
     return np.asarray(map_x, np.float32), np.asarray(map_y, np.float32), np.asarray(sim, np.float64)
 
 
-def _landmark_residual(moved: CanonicalFace, target: F32) -> float:
+def _landmark_residual(moved: CanonicalFace, target: F32, finder: FaceFinder) -> float:
     """Median distance (px) between the before face's mesh points and the points found again
     on the registered after image: how well corresponding skin lines up."""
-    from analysis.face import shared_finder
-
-    faces, _ = shared_finder().find_all(moved.rgb)
+    faces, _ = finder.find_all(moved.rgb)
     if not faces:
         return float("nan")
     found = faces[0][0][:468].astype(np.float64)
     return float(np.median(np.hypot(*(found - target[:468].astype(np.float64)).T)))
 
 
-def register(before: Prepared, after: Prepared) -> tuple[Registration, CanonicalFace]:
+def register(
+    before: Prepared, after: Prepared, finder: FaceFinder | None = None
+) -> tuple[Registration, CanonicalFace]:
     """Warp the after face onto the before face; refuse pairs that cannot be compared."""
     yaw_diff = abs(before.face.pose.yaw - after.face.pose.yaw)
     pitch_diff = abs(before.face.pose.pitch - after.face.pose.pitch)
@@ -281,7 +282,7 @@ def register(before: Prepared, after: Prepared) -> tuple[Registration, Canonical
     if np.isfinite(ecc) and float(np.hypot(*shift[:, 2])) < 3.0:
         map_x, map_y = map_x + shift[0, 2], map_y + shift[1, 2]
         moved = _remap(a, b, map_x, map_y)
-    residual = _landmark_residual(moved, a.points)
+    residual = _landmark_residual(moved, a.points, finder or shared_finder())
     if not np.isfinite(residual) or residual * a.mm_per_px > MAX_RESIDUAL_MM:
         raise RegistrationFailed(
             "The two photos could not be aligned closely enough to compare skin "
@@ -441,7 +442,7 @@ def compare(
         raise ValueError(f"treated_side must be 'left', 'right' or None, got {treated_side!r}")
     a = _prepared(before, "before", **analyze_kw)
     b = _prepared(after, "after", **analyze_kw)
-    reg, moved = register(a, b)
+    reg, moved = register(a, b, analyze_kw.get("finder"))
     skin = a.regions.skin & moved.valid & a.canonical.valid
     moved, photometric = harmonise(a.canonical, moved, skin)
     base, moved, photometric["blurred"] = match_resolution(a.canonical, moved)

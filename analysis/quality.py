@@ -21,7 +21,7 @@ Rules (thresholds in ``QualityThresholds``, all configurable):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -65,14 +65,13 @@ class QualityIssue:
 
 @dataclass(frozen=True)
 class QualityReport:
-    """Warnings for a photo that passed the gate, and the measurements behind them."""
+    """Warnings for a photo that passed the gate, and the numbers behind them."""
 
     issues: tuple[QualityIssue, ...] = ()
     sharpness: float = 0.0
     px_per_mm: float = 0.0
     clipped_fraction: float = 0.0
     median_grey: float = 0.0
-    measurements: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
