@@ -186,7 +186,9 @@ def measure_canonical(
     clock = clock or _Clock()
     pigments = pigment_maps(canonical, regions.skin)
     clock.lap("pigment")
-    wrinkles = detect_wrinkles(canonical, regions.skin, exclude=pigments.spots > 0)
+    wrinkles = detect_wrinkles(
+        canonical, regions.skin, exclude=pigments.spots > 0, features=regions.features
+    )
     clock.lap("wrinkles")
     metrics = region_metrics(regions, wrinkles, pigments, canonical.mm_per_px)
     clock.lap("metrics")

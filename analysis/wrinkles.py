@@ -23,8 +23,10 @@ Method
    skin's median response at ``SIGMAS_MM[TEXTURE_SCALE]`` (a line must stand out from that
    skin's own relief). Every step is local and continuous, so a slightly different photo of
    the same face moves the metrics slightly instead of flipping whole lines in or out.
-   Pixels of weight >= 0.5 form the drawn centre line; lines within ``LINK_GAP_MM`` are one
-   line, counted when at least ``MIN_LENGTH_MM`` long.
+   Centre pixels then chain along their own direction (``_chain_lengths``); a chain shorter
+   than ``CHAIN_MIN_MM`` is texture and gets weight 0, from ``CHAIN_FULL_MM`` it keeps its
+   weight (linear between). Pixels of weight >= 0.5 form the drawn centre line; lines within
+   ``LINK_GAP_MM`` are one line, counted when at least ``MIN_LENGTH_MM`` long.
 4. Per centre pixel: length (1 / max(|cos|, |sin|) of the line direction, exact for
    8-connected straight lines, times the weight), width (FWHM from the refined scale),
    depth (measured ``-R`` on the centre line). A linked line is "fine" when its mean width
@@ -38,6 +40,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from analysis.canonical import CanonicalFace
 from analysis.colour import luminance, masked_gaussian
@@ -53,6 +57,7 @@ LINK_GAP_MM = 1.5
 MIN_DARKENING = 0.01  # measured relative darkening a centre pixel needs
 ALONG_SAMPLES = 7
 EXCLUDE_MARGIN_MM = 1.0
+OUTLINE_MARGIN_MM = 2.5  # no line centre this close to the face's outline or hairline
 EVIDENCE_MM = 1.5  # sigma of the along-line averaging of valley strength
 SIDE_CONTRAST = 0.5  # both sides must be this share of the darkening brighter than the centre
 FINE_MAX_WIDTH_MM = 0.45  # the narrowest width the 0.2 mm canonical grid resolves is ~0.35 mm
@@ -64,6 +69,9 @@ TEXTURE_LOW = 2.0  # lines must exceed these multiples of the skin's median resp
 TEXTURE_HIGH = 3.5
 TEXTURE_SCALE = 2  # index into SIGMAS_MM: texture level read where pixel noise is averaged out
 PYRAMID_FROM_PX = 2.0  # coarser scales run at half resolution
+CHAIN_REACH_MM = 0.45  # centre pixels this close, along the line and of like direction, chain
+CHAIN_MIN_MM = 2.5  # chains shorter than this are texture, not lines ...
+CHAIN_FULL_MM = 5.0  # ... and from this length they count fully (linear between)
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,13 +226,21 @@ def _non_max_suppression(strength: F32, theta: F32) -> Bool:
 
 
 def detect_wrinkles(
-    face: CanonicalFace, skin: Bool, *, exclude: Bool | None = None, rel: F32 | None = None
+    face: CanonicalFace,
+    skin: Bool,
+    *,
+    exclude: Bool | None = None,
+    rel: F32 | None = None,
+    features: Bool | None = None,
 ) -> WrinkleMap:
     """Detect wrinkles on the skin of a canonical face.
 
     ``exclude`` marks pixels that may not hold a line centre, with a margin of
     ``EXCLUDE_MARGIN_MM`` (pigmented spots: a dark round patch is pigment, not a fold, though
-    its inside curves like a short wide valley).
+    its inside curves like a short wide valley). ``features`` (eyes, brows, lips, nostrils)
+    tells the face's outline and hairline apart from them: no line centre lies within
+    ``OUTLINE_MARGIN_MM`` of off-skin pixels that are not features (the shadow along the
+    hairline or the jaw is a valley, not a fold), while lines may run up to the eyes and lips.
     """
     if rel is None:
         rel = relative_luminance(face, skin)
@@ -232,10 +248,16 @@ def detect_wrinkles(
     strength, sigma, theta, texture_map = _on_skin_box(rel, skin, sigmas)
     # keep away from the skin border, where the mask edge itself is not a wrinkle
     inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    texture_area = inner
+    if features is not None:
+        r = max(1, round(face.px(OUTLINE_MARGIN_MM)))
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        outline = cv2.dilate((~skin & ~features).astype(np.uint8), disk) > 0
+        inner = inner & ~outline
     strength = np.where(inner, strength, 0.0).astype(np.float32)
 
     # texture floor: lines must stand out from the skin's own relief around them
-    texture = float(np.median(texture_map[inner])) if inner.any() else 0.0
+    texture = float(np.median(texture_map[texture_area])) if texture_area.any() else 0.0
     low = max(LOW, TEXTURE_LOW * texture)
     high = max(HIGH, TEXTURE_HIGH * texture)
     ridge = _non_max_suppression(strength, theta) & (strength >= 0.5 * low)
@@ -258,6 +280,14 @@ def detect_wrinkles(
     weight = np.where(
         ridge, np.clip((evidence - low) / max(high - low, 1e-6), 0.0, 1.0), 0.0
     ).astype(np.float32)
+    # A wrinkle is a continuous valley: centre pixels chain along their own direction into
+    # curves, and a curve shorter than CHAIN_FULL_MM counts only in part (none below
+    # CHAIN_MIN_MM). Skin texture, pores and stubble give short chains that break at every
+    # turn; undirected linking would merge them into networks of any length.
+    step_mm = (step * face.mm_per_px).astype(np.float32)
+    chain_mm = _chain_lengths(weight > 0, theta, step_mm, face.px(CHAIN_REACH_MM))
+    gate = np.clip((chain_mm - CHAIN_MIN_MM) / (CHAIN_FULL_MM - CHAIN_MIN_MM), 0.0, 1.0)
+    weight = (weight * gate).astype(np.float32)
     eight = np.ones((3, 3), bool)
     present = weight > 0
     ridge = weight >= 0.5  # the drawn, counted centre line
@@ -292,6 +322,50 @@ def detect_wrinkles(
         fine=fine,
         relative=rel,
     )
+
+
+def _chain_lengths(present: Bool, theta: F32, step_mm: F32, reach_px: float) -> F32:
+    """Length (mm) of the directed chain each ``present`` pixel belongs to (0 elsewhere).
+
+    Two pixels chain when they are within ``reach_px`` (Chebyshev), their line-normal
+    directions differ by at most one of the ``ORIENTATIONS`` steps, and the offset between them
+    runs along both lines (within about 53 degrees of each line's direction).
+    """
+    ys, xs = np.nonzero(present)
+    n = len(ys)
+    if n == 0:
+        return np.zeros(present.shape, np.float32)
+    h, w = present.shape
+    index = np.full(present.shape, -1, np.int64)
+    index[ys, xs] = np.arange(n)
+    orient = np.rint(theta[ys, xs] / (np.pi / ORIENTATIONS)).astype(np.int64) % ORIENTATIONS
+    normal = orient * (np.pi / ORIENTATIONS)
+    reach = max(1, round(reach_px))
+    rows, cols = [np.arange(n)], [np.arange(n)]
+    for dy in range(reach + 1):
+        for dx in range(-reach, reach + 1):
+            if dy == 0 and dx <= 0:
+                continue
+            y2, x2 = ys + dy, xs + dx
+            a = np.nonzero((y2 < h) & (x2 >= 0) & (x2 < w))[0]
+            b = index[y2[a], x2[a]]
+            a, b = a[b >= 0], b[b >= 0]
+            turn = np.abs(orient[a] - orient[b]) % ORIENTATIONS
+            turn = np.minimum(turn, ORIENTATIONS - turn)
+            phi = np.arctan2(dy, dx)
+            along = (np.abs(np.cos(phi - normal[a])) <= 0.6) & (
+                np.abs(np.cos(phi - normal[b])) <= 0.6
+            )
+            keep = (turn <= 1) & along
+            rows.append(a[keep])
+            cols.append(b[keep])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
+    k, label = connected_components(graph, directed=False)
+    total = np.bincount(label, step_mm[ys, xs].astype(np.float64), k)
+    out = np.zeros(present.shape, np.float32)
+    out[ys, xs] = total[label]
+    return out
 
 
 def _counted_segments(segments: np.ndarray, ridge: Bool, length: F32) -> np.ndarray:

@@ -35,13 +35,19 @@ def canonical(rgb: np.ndarray, mm_per_px: float = MM_PER_PX) -> CanonicalFace:
     )
 
 
-def measure(rgb: np.ndarray, mm_per_px: float = MM_PER_PX) -> dict[str, float]:
-    """Metrics of the whole image treated as the forehead (a 10 px border is not skin)."""
+def measure(
+    rgb: np.ndarray, mm_per_px: float = MM_PER_PX, *, border: str = "features"
+) -> dict[str, float]:
+    """Metrics of the whole image treated as the forehead (a 10 px border is not skin).
+
+    ``border`` says what lies beyond the skin: ``"features"`` (eyes, lips: lines may run up to
+    them) or ``"outline"`` (the face's edge or the hairline, kept clear of line centres)."""
     face = canonical(rgb, mm_per_px)
     skin_mask = np.zeros(rgb.shape[:2], bool)
     skin_mask[10:-10, 10:-10] = True
     labels = np.where(skin_mask, ANATOMICAL_REGIONS.index("forehead") + 1, 0).astype(np.uint8)
-    regions = RegionMasks(labels=labels, skin=skin_mask, features=~skin_mask, hair_fraction=0.0)
+    features = ~skin_mask if border == "features" else np.zeros_like(skin_mask)
+    regions = RegionMasks(labels=labels, skin=skin_mask, features=features, hair_fraction=0.0)
     pigments = pigment_maps(face, skin_mask)
-    wrinkles = detect_wrinkles(face, skin_mask, exclude=pigments.spots > 0)
+    wrinkles = detect_wrinkles(face, skin_mask, exclude=pigments.spots > 0, features=features)
     return dict(region_metrics(regions, wrinkles, pigments, mm_per_px)["forehead"].values)

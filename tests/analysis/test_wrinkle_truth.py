@@ -44,6 +44,53 @@ def test_drawn_line_length_is_measured_within_15_percent(width_mm, depth, curvat
     assert m["wrinkles.count"] == 1
 
 
+def _dashes(n, length_mm, rng, depth=0.10):
+    """``n`` short straight dashes, random position and direction, 0.4 mm wide."""
+    out = []
+    for _ in range(n):
+        c = rng.uniform(60, 440, 2)
+        a = rng.uniform(0, np.pi)
+        half = length_mm / MM_PER_PX / 2 * np.array([np.cos(a), np.sin(a)])
+        out.append(LineSpec(points_px=np.array([c - half, c + half]), width_mm=0.4, depth=depth))
+    return out
+
+
+def test_short_dashes_are_texture_and_a_line_as_dark_is_not():
+    """Skin grain, pores and stubble: dark dashes 1.5 mm long in every direction. They do not
+    chain into lines (without chaining they read as their full 180 mm; the filters' reach past
+    a dash's ends leaves some); one 60 mm line of the same darkness among them is measured in
+    full on top."""
+    rng = np.random.default_rng(5)
+    dashes = _dashes(120, 1.5, rng)
+    alone = measure(_render(dashes).image)["wrinkles.length_mm"]
+    assert alone < 0.45 * 120 * 1.5
+    r = _render([*dashes, _line(width_mm=0.4, depth=0.10)])
+    added = measure(r.image)["wrinkles.length_mm"] - alone
+    assert added == pytest.approx(r.lengths_mm[-1], rel=0.15)
+
+
+def test_lines_of_dashes_in_a_row_count_as_lines():
+    """Dashes 4 mm long with 0.4 mm gaps, end to end: a broken line still reads as a line."""
+    segs = []
+    for k in range(12):
+        x0 = 100 + k * 22.0
+        segs.append(
+            LineSpec(points_px=np.array([[x0, 250.0], [x0 + 20.0, 250.0]]), width_mm=0.4, depth=0.1)
+        )
+    r = _render(segs)
+    m = measure(r.image)
+    assert m["wrinkles.length_mm"] >= 0.8 * sum(r.lengths_mm)
+
+
+@pytest.mark.parametrize(("border", "counted"), [("features", True), ("outline", False)])
+def test_valley_hugging_the_outline_is_not_a_line(border, counted):
+    """A dark valley 1.2 mm inside the skin's edge: next to an eye or lip it may be a line; along
+    the face's outline or hairline it is the shadow there, not a fold."""
+    r = _render([_line(width_mm=0.5, depth=0.12, y=16.0, x0=60.0, x1=440.0)])
+    m = measure(r.image, border=border)
+    assert (m["wrinkles.length_mm"] > 0.5 * r.lengths_mm[0]) == counted
+
+
 def test_deeper_line_raises_depth_and_severity():
     shallow = measure(_render([_line(depth=0.06)]).image)
     deep = measure(_render([_line(depth=0.15)]).image)
