@@ -30,7 +30,8 @@ Method
    so a closer or sharper follow-up does not read as more lines. Both photos are then measured
    on the same pixels: the before photo's regions, restricted to skin seen in both.
 5. Noise floor: each photo is re-measured under ``PERTURBATIONS`` (sub-pixel shift, 0.5-1 %
-   scale, 6 % exposure, 3 % white balance, JPEG re-compression at quality 85-90: the
+   scale, 0.5-1.5 degree turn, 6 % exposure, 3 % white balance, JPEG re-compression at
+   quality 85-90: the
    re-framing, light and camera of a repeat photo and what harmonisation leaves). A perturbed
    image is sampled afresh from its photo through the perturbed map (one interpolation, like
    the image it stands in for), then only the stages after the canonical face run again.
@@ -77,15 +78,16 @@ CHANGE_MAP_MM = 1.0
 RESOLUTION_BLUR = 0.45  # Gaussian sigma of one source pixel, in source pixels
 MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called significant
 COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
-# (dx px, dy px, scale, exposure, (R, G, B) gains, JPEG quality or 0): re-framing, light, the
+# (dx px, dy px, scale, exposure, (R, G, B) gains, JPEG quality or 0, turn in degrees):
+# re-framing (the photo's pixel grid falls elsewhere on the skin), light, the
 # white-balance uncertainty left by harmonisation (sclera estimates are good to about 2 % per
 # channel) and re-compression (follow-ups arrive as JPEGs of another quality; chroma
 # subsampling moves the colour metrics)
-Perturbation = tuple[float, float, float, float, tuple[float, float, float], int]
+Perturbation = tuple[float, float, float, float, tuple[float, float, float], int, float]
 PERTURBATIONS: tuple[Perturbation, ...] = (
-    (0.5, -0.3, 1.01, 1.06, (1.03, 1.0, 0.97), 90),
-    (-0.4, 0.5, 0.99, 0.94, (0.97, 1.01, 1.03), 0),
-    (0.2, 0.4, 1.005, 1.0, (1.0, 0.97, 1.015), 85),
+    (0.5, -0.3, 1.01, 1.06, (1.03, 1.0, 0.97), 90, 1.0),
+    (-0.4, 0.5, 0.99, 0.94, (0.97, 1.01, 1.03), 0, -1.5),
+    (0.2, 0.4, 1.005, 1.0, (1.0, 0.97, 1.015), 85, 0.5),
 )
 
 
@@ -416,15 +418,17 @@ class _Side:
 
     def render(self, grid: CanonicalFace, p: Perturbation | None = None) -> CanonicalFace:
         """The face on ``grid`` (the before face's canonical frame), optionally perturbed: a
-        re-framing (shift, scale about the centre) of the sampling, a change of light and a
-        JPEG re-compression."""
+        re-framing (shift, scale and turn about the centre) of the sampling, a change of light
+        and a JPEG re-compression."""
         map_x, map_y, gains = self.map_x, self.map_y, self.gains
         if p is not None:
-            dx, dy, scale, exposure, channel, _ = p
+            dx, dy, scale, exposure, channel, _, angle = p
             h, w = grid.shape
             yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-            sx = ((xx - w / 2) / scale + w / 2 - dx).astype(np.float32)
-            sy = ((yy - h / 2) / scale + h / 2 - dy).astype(np.float32)
+            cos, sin = np.cos(np.radians(angle)) / scale, np.sin(np.radians(angle)) / scale
+            u, v = xx - w / 2, yy - h / 2
+            sx = (cos * u + sin * v + w / 2 - dx).astype(np.float32)
+            sy = (-sin * u + cos * v + h / 2 - dy).astype(np.float32)
             map_x, map_y = (
                 np.asarray(
                     cv2.remap(m, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),

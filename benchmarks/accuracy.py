@@ -47,12 +47,15 @@ Method
   times f), f uniform in 0-0.9; every image with its own nuisance (exposure +-15 %, white
   balance +-5 % per channel, rotation +-3 degrees, scale +-5 %, JPEG quality 80-95). True
   severity change uses the metric's own formula on the truth. Spearman's rho between the true
-  and the measured change, over faces x follow-ups x the 14 regions.
+  and the measured change, over faces x follow-ups x the 14 regions, for the change measured
+  two ways: the two photos' own analyses subtracted, and the delta ``analysis.compare``
+  reports (registered, harmonised, same pixels); with how often ``compare`` calls a faded
+  region's severity decrease significant and an untouched region's change significant.
 * **Repeatability.** The series' baseline and three more nuisance-only variants of the same
   drawn photo (same ranges): the coefficient of variation of each metric per face and region,
   its median over faces (``full_face``) and over faces x regions (regions whose mean is not 0).
-  The false-change rate compares the first two variants with ``analysis.compare`` when it
-  exists. A variant the quality gate refuses is left out and counted.
+  The false-change rate compares the first two variants with ``analysis.compare``. A variant
+  the quality gate refuses is left out and counted.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ from scipy import stats
 from skimage import filters, morphology
 
 from analysis.canonical import CanonicalFace, apply_affine, to_canonical
+from analysis.compare import Comparison, compare
 from analysis.errors import AnalysisError
 from analysis.face import FaceFinder, Pose, find_face
 from analysis.io import load_image
@@ -186,7 +190,9 @@ class RegionRow:
 class ChangeRow:
     region: str
     true: dict[str, float]
-    measured: dict[str, float]
+    measured: dict[str, float]  # follow-up minus baseline, each analysed on its own
+    compared: dict[str, float] | None  # the delta ``analysis.compare`` reports (None: refused)
+    significant: dict[str, bool] | None  # ... and whether it called it significant
 
 
 @dataclass
@@ -593,6 +599,10 @@ def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> Face
         base, follow = measured[0], measured[k]
         if base is None or follow is None:
             continue
+        try:
+            cmp: Comparison | None = compare(base, follow)
+        except AnalysisError:  # counted in the change table as refused by compare
+            cmp = None
         for r in ANATOMICAL_REGIONS:
             area = _metric(a, r, "region.area_cm2")
             if area <= 0:
@@ -604,7 +614,16 @@ def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> Face
                 "pigmentation.spot_area_pct": (s1[r] - s0[r]) / (area * 100) * 100,
             }
             meas = {m: _metric(follow, r, m) - _metric(base, r, m) for m in true}
-            changes.append(ChangeRow(r, true, meas))
+            got = None if cmp is None or r not in cmp.changes else cmp.changes[r]
+            changes.append(
+                ChangeRow(
+                    r,
+                    true,
+                    meas,
+                    None if got is None else {m: got[m].delta for m in true},
+                    None if got is None else {m: got[m].significant for m in true},
+                )
+            )
 
     # ---- repeatability: nuisance-only variants of the drawn photo
     # the series' baseline is the drawn photo under a nuisance draw of the same protocol
@@ -651,26 +670,8 @@ def _try_analyze(image: NDArray[np.uint8], refused: list[str]) -> Analysis | Non
         return None
 
 
-def _find_compare() -> Callable[..., Any] | None:
-    import importlib
-
-    try:
-        found: Any = getattr(importlib.import_module("analysis"), "compare", None)
-        if found is None:
-            found = importlib.import_module("analysis.compare")
-    except ImportError:
-        return None
-    if not callable(found):
-        found = getattr(found, "compare", None)
-    return found if callable(found) else None
-
-
 def _false_change(variants: Sequence[Analysis]) -> tuple[int, int] | None:
-    """(significant, compared) region x metric comparisons over nuisance-only pairs, or None
-    while ``analysis.compare`` does not exist."""
-    compare = _find_compare()
-    if compare is None:
-        return None
+    """(significant, compared) region x metric comparisons over nuisance-only pairs."""
     flagged = total = 0
     for before, after in zip(variants[0::2], variants[1::2], strict=False):
         try:
@@ -891,22 +892,43 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         "",
         "### Change tracking: Spearman rho between true and measured change",
         "",
-        f"Faces x {N_FOLLOWUPS} follow-ups x 14 regions; each image with its own nuisance.",
+        f"Faces x {N_FOLLOWUPS} follow-ups x 14 regions; each image with its own nuisance. "
+        "*separate*: the follow-up's and the baseline's own analyses subtracted; *compare*: "
+        "the delta ``analysis.compare`` reports for the pair (registered, harmonised, measured "
+        "on the same pixels). Faded: regions whose true severity fell; the share of them that "
+        "``compare`` calls a significant severity decrease, and the share of untouched regions "
+        "it calls significant either way.",
         "",
     ]
     metrics = ("wrinkles.severity", "wrinkles.length_mm", "pigmentation.spot_area_pct")
-    header = ["set", "pairs", *metrics]
+    header = ["set", "pairs"]
+    for m in metrics:
+        header += [f"{m} separate", f"{m} compare"]
+    header += ["faded: severity down, significant", "untouched: severity significant"]
     rows = []
+    sev = "wrinkles.severity"
     for label, part in _subsets(results):
         if not part:
             continue
         ch = [c for r in part for c in r.changes]
-        cells = [label, str(len(ch))]
+        both = [c for c in ch if c.compared is not None and c.significant is not None]
+        cells = [label, f"{len(ch)} ({len(ch) - len(both)} refused by compare)"]
         for m in metrics:
-            true = [c.true[m] for c in ch]
-            meas = [c.measured[m] for c in ch]
-            rho = float(stats.spearmanr(true, meas).statistic) if len(ch) > 2 else float("nan")
-            cells.append(_fmt(rho))
+            for rows_, pick in ((ch, "measured"), (both, "compared")):
+                true = [c.true[m] for c in rows_]
+                meas = [getattr(c, pick)[m] for c in rows_]
+                ok = len(rows_) > 2 and len(set(true)) > 1 and len(set(meas)) > 1
+                cells.append(_fmt(float(stats.spearmanr(true, meas).statistic) if ok else math.nan))
+        faded = [c for c in both if c.true[sev] < 0]
+        still = [c for c in both if c.true[sev] == 0]
+        hit = [
+            c
+            for c in faded
+            if c.significant and c.significant[sev] and c.compared and c.compared[sev] < 0
+        ]
+        flag = [c for c in still if c.significant and c.significant[sev]]
+        cells.append(f"{_pct_plain(len(hit) / len(faded))} of {len(faded)}" if faded else "-")
+        cells.append(f"{_pct_plain(len(flag) / len(still))} of {len(still)}" if still else "-")
         rows.append(cells)
     return out + _table(header, rows)
 
