@@ -83,8 +83,8 @@ class WrinkleMap:
     mask: (H, W) bool line pixels at their full width.
     width_mm, depth, length_mm: (H, W) float32 per centre pixel (0 elsewhere); depth is the
     relative darkening (0.08 = 8 %) measured on the photo; length is weighted by how clearly
-    the branch passed acceptance (0-1, see ``ACCEPT_RAMP``), so it may be set on pixels just
-    short of ``centerline``.
+    the pixel passed acceptance (0-1: the evidence ramp times the chain-length ramp), so it
+    may be set on pixels just short of ``centerline``.
     segments: (H, W) int32 label of the linked line each centre pixel belongs to (0 = none).
     fine: (H, W) bool centre pixels of segments classified as fine lines.
     relative: (H, W) float32 the normalised luminance R = Y / B - 1 (0 outside skin).
@@ -329,7 +329,7 @@ def _chain_lengths(present: Bool, theta: F32, step_mm: F32, reach_px: float) -> 
 
     Two pixels chain when they are within ``reach_px`` (Chebyshev), their line-normal
     directions differ by at most one of the ``ORIENTATIONS`` steps, and the offset between them
-    runs along both lines (within about 53 degrees of each line's direction).
+    runs along both lines (within about 37 degrees of each line's direction).
     """
     ys, xs = np.nonzero(present)
     n = len(ys)

@@ -670,7 +670,7 @@ def _try_analyze(image: NDArray[np.uint8], refused: list[str]) -> Analysis | Non
         return None
 
 
-def _false_change(variants: Sequence[Analysis]) -> tuple[int, int] | None:
+def _false_change(variants: Sequence[Analysis]) -> tuple[int, int]:
     """(significant, compared) region x metric comparisons over nuisance-only pairs."""
     flagged = total = 0
     for before, after in zip(variants[0::2], variants[1::2], strict=False):
