@@ -59,6 +59,7 @@ from analysis.colour import SRGB_TO_LINEAR, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
 from analysis.face import FaceFinder, shared_finder
 from analysis.metrics import BETTER, METRICS, RegionMetrics
+from analysis.pigment import PigmentMaps
 from analysis.pipeline import (
     SCHEMA_VERSION,
     ImageInput,
@@ -498,23 +499,25 @@ def compare(
     one = np.ones(3)
     sides = (_Side(a, xx, yy, one, blur_a), _Side(b, map_x, map_y, gains, blur_b))
     grid = a.canonical
-    base, moved = sides[0].render(grid), sides[1].render(grid)
+    rendered = (sides[0].render(grid), sides[1].render(grid))
+    moved = rendered[1]
     regions = _common_regions(a.regions, skin)
 
-    wrinkles_a, _, before_metrics = measure_canonical(base, regions)
-    runs_before = [_values(before_metrics)]
-    wrinkles_b, _, after_metrics = measure_canonical(moved, regions)
-    runs_after = [_values(after_metrics)]
-    jobs = [(side, p) for p in PERTURBATIONS for side in sides]
+    # the two photos and their perturbations: eight measurements, two at a time
+    jobs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1)]
+
+    def run(
+        job: tuple[int, Perturbation | None],
+    ) -> tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]:
+        i, p = job
+        face = rendered[i] if p is None else sides[i].render(grid, p)
+        return measure_canonical(face, regions)
+
     with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
-        measured = list(
-            pool.map(
-                lambda job: _values(measure_canonical(job[0].render(grid, job[1]), regions)[2]),
-                jobs,
-            )
-        )
-    runs_before += measured[0::2]
-    runs_after += measured[1::2]
+        measured = list(pool.map(run, jobs))
+    (wrinkles_a, _, before_metrics), (wrinkles_b, _, after_metrics) = measured[:2]
+    runs_before = [_values(m[2]) for m in measured[0::2]]
+    runs_after = [_values(m[2]) for m in measured[1::2]]
     var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
     regions_present = [r for r in REGIONS if r in before_metrics and r in after_metrics]
     pooled = {
