@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -319,15 +319,8 @@ def _remap(before: CanonicalFace, after: Prepared, map_x: F32, map_y: F32) -> Ca
     rgb, inside = resample(
         after.photo.rgb, b.to_photo, map_x, map_y, b.source_mm_per_px / b.mm_per_px
     )
-    return CanonicalFace(
-        rgb=rgb,
-        points=before.points,
-        valid=inside & (cv2.remap(b.valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST) > 0),
-        to_canonical=before.to_canonical,
-        to_photo=before.to_photo,
-        mm_per_px=before.mm_per_px,
-        source_mm_per_px=b.source_mm_per_px,
-    )
+    valid = inside & (cv2.remap(b.valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST) > 0)
+    return replace(before, rgb=rgb, valid=valid, source_mm_per_px=b.source_mm_per_px)
 
 
 def sclera_mask(face: CanonicalFace) -> Bool:
@@ -393,18 +386,6 @@ def resolution_blur(before: CanonicalFace, after: CanonicalFace) -> tuple[float,
     return (0.0, sigma) if ra > rb else (sigma, 0.0)
 
 
-def _replace_rgb(face: CanonicalFace, rgb: U8) -> CanonicalFace:
-    return CanonicalFace(
-        rgb=rgb,
-        points=face.points,
-        valid=face.valid,
-        to_canonical=face.to_canonical,
-        to_photo=face.to_photo,
-        mm_per_px=face.mm_per_px,
-        source_mm_per_px=face.source_mm_per_px,
-    )
-
-
 @dataclass(frozen=True, eq=False)
 class _Side:
     """How one photo of the pair is put on the before face's grid: sampled once from its own
@@ -446,7 +427,7 @@ class _Side:
             _, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, p[5]])
             decoded = np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)
             rgb = np.ascontiguousarray(decoded[:, :, ::-1])
-        return _replace_rgb(face, rgb)
+        return replace(face, rgb=rgb)
 
 
 def _common_regions(regions: RegionMasks, skin: Bool) -> RegionMasks:
