@@ -468,8 +468,12 @@ def compare(
     """
     if treated_side not in (None, "left", "right"):
         raise ValueError(f"treated_side must be 'left', 'right' or None, got {treated_side!r}")
-    a = _prepared(before, "before", **analyze_kw)
-    b = _prepared(after, "after", **analyze_kw)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # decoding and warping run side by side
+        jobs = [
+            pool.submit(_prepared, image, photo, **analyze_kw)
+            for image, photo in ((before, "before"), (after, "after"))
+        ]
+        a, b = (job.result() for job in jobs)
     reg, moved, map_x, map_y = register(a, b, analyze_kw.get("finder"))
     skin = a.regions.skin & moved.valid & a.canonical.valid
     gains, photometric = harmonise(a.canonical, moved, skin)
@@ -485,7 +489,7 @@ def compare(
     regions = _common_regions(a.regions, skin)
 
     # the two photos and their perturbations: eight measurements, two at a time
-    jobs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1)]
+    runs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1)]
 
     def run(
         job: tuple[int, Perturbation | None],
@@ -495,7 +499,7 @@ def compare(
         return measure_canonical(face, regions)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
-        measured = list(pool.map(run, jobs))
+        measured = list(pool.map(run, runs))
     (wrinkles_a, _, before_metrics), (wrinkles_b, _, after_metrics) = measured[:2]
     runs_before = [_values(m[2]) for m in measured[0::2]]
     runs_after = [_values(m[2]) for m in measured[1::2]]

@@ -30,7 +30,7 @@ import numpy as np
 
 from analysis.pigment import PigmentMaps
 from analysis.regions import ANATOMICAL_REGIONS, REGIONS, RegionMasks
-from analysis.types import F64
+from analysis.types import F64, Bool
 from analysis.wrinkles import WrinkleMap
 
 METRICS: tuple[str, ...] = (
@@ -77,33 +77,48 @@ class RegionMetrics:
 class _Tally:
     """Per-region sums over skin pixels, one ``bincount`` per quantity.
 
-    Pixels are gathered once: the skin pixels and their anatomical region (unlabelled skin
-    counts towards ``full_face`` only). Results are arrays aligned with ``REGIONS``.
+    Every pixel's bin: its anatomical region, ``n`` for skin outside the 14 regions (counts
+    towards ``full_face`` only) or ``n + 1`` off skin (dropped). Dense quantities gather the
+    skin pixels once; sparse ones (lines, spots) sum over their own few pixels. Results are
+    arrays aligned with ``REGIONS``.
     """
 
     def __init__(self, regions: RegionMasks) -> None:
-        self.sel = np.flatnonzero(regions.skin)
         n = len(ANATOMICAL_REGIONS)
-        region = regions.labels.ravel()[self.sel].astype(np.intp) - 1
-        self.region = np.where(region >= 0, region, n)  # n: skin outside the 14 regions
+        region = regions.labels.astype(np.intp) - 1
+        self.bins = np.where(regions.skin, np.where(region >= 0, region, n), n + 1)
+        self.sel = np.flatnonzero(regions.skin)
+        self.region = self.bins.ravel()[self.sel]
         self.n = n
 
+    def _per_region(self, per: np.ndarray) -> F64:
+        per = per.astype(np.float64)
+        return np.concatenate([per[: self.n], [per[: self.n + 1].sum()]])
+
     def sum(self, weights: np.ndarray | None = None) -> F64:
+        """Sums of ``weights`` (pixel counts when None) over every skin pixel."""
         w = None if weights is None else np.asarray(weights).ravel()[self.sel].astype(np.float64)
-        per = np.bincount(self.region, w, minlength=self.n + 1).astype(np.float64)
-        return np.concatenate([per[: self.n], [per.sum()]])
+        return self._per_region(np.bincount(self.region, w, minlength=self.n + 2))
+
+    def sum_at(self, where: Bool, weights: np.ndarray | None = None) -> F64:
+        """Sums of ``weights`` (pixel counts when None) over the pixels ``where`` only."""
+        on = np.nonzero(where)
+        w = None if weights is None else np.asarray(weights)[on].astype(np.float64)
+        return self._per_region(np.bincount(self.bins[on], w, minlength=self.n + 2))
 
     def distinct(self, labels: np.ndarray) -> F64:
         """Number of distinct non-zero ``labels`` touching each region."""
-        lab = np.asarray(labels).ravel()[self.sel].astype(np.int64)
-        on = lab > 0
+        on = np.nonzero(labels > 0)
+        bins, lab = self.bins[on], np.asarray(labels)[on].astype(np.int64)
+        skin = bins <= self.n
+        bins, lab = bins[skin], lab[skin]
         out = np.zeros(self.n + 1, np.float64)
-        if on.any():
+        if len(lab):
             base = int(lab.max()) + 1
-            pairs = np.unique(self.region[on] * base + lab[on])
+            pairs = np.unique(bins * base + lab)
             per = np.bincount(pairs // base, minlength=self.n + 1)
             out[: self.n] = per[: self.n]
-            out[self.n] = float(len(np.unique(lab[on])))
+            out[self.n] = float(len(np.unique(lab)))
         return out
 
 
@@ -121,16 +136,18 @@ def region_metrics(
     area = npx * px_area_cm2
 
     centre = wrinkles.centerline
-    length = t.sum(wrinkles.length_mm)
-    fine_len = t.sum(np.where(wrinkles.fine, wrinkles.length_mm, 0))
-    depth_len = t.sum(wrinkles.length_mm * wrinkles.depth)
-    width_len = t.sum(wrinkles.length_mm * wrinkles.width_mm)
-    line_px = t.sum(wrinkles.mask.astype(np.float64))
-    severity_sum = t.sum(wrinkles.length_mm * wrinkles.depth * 100.0)
+    lines = wrinkles.length_mm > 0
+    length = t.sum_at(lines, wrinkles.length_mm)
+    fine_len = t.sum_at(lines & wrinkles.fine, wrinkles.length_mm)
+    depth_len = t.sum_at(lines, wrinkles.length_mm * wrinkles.depth)
+    width_len = t.sum_at(lines, wrinkles.length_mm * wrinkles.width_mm)
+    line_px = t.sum_at(wrinkles.mask)
+    severity_sum = 100.0 * depth_len
     count = t.distinct(np.where(centre, wrinkles.segments, 0))
 
-    spot_px = t.sum((pigments.spots > 0).astype(np.float64))
-    spot_c = t.sum(np.where(pigments.spots > 0, pigments.spot_contrast, 0))
+    spots = pigments.spots > 0
+    spot_px = t.sum_at(spots)
+    spot_c = t.sum_at(spots, pigments.spot_contrast)
     spot_n = t.distinct(pigments.spots)
     mel = pigments.melanin.astype(np.float64) * 100.0
     mel_sum, mel_sq = t.sum(mel), t.sum(mel**2)

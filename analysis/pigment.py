@@ -127,7 +127,10 @@ def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> np.ndarray:
     labels, n = ndi.label(candidate)
     if n == 0:
         return np.asarray(labels, dtype=np.int32)
-    peak = np.asarray(ndi.maximum(contrast, labels, np.arange(1, n + 1)))
+    on = labels > 0
+    peak = np.full(n + 1, -np.inf)
+    np.maximum.at(peak, labels[on], contrast[on])
+    peak = peak[1:]
     # each spot's extent is where its contrast is at least half its peak (full width at half
     # maximum, as a dermatologist outlines a lentigo), not where it first exceeds the threshold
     strong = np.concatenate([[False], peak > high])

@@ -36,6 +36,7 @@ Method
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -45,7 +46,7 @@ from scipy.sparse.csgraph import connected_components
 
 from analysis.canonical import CanonicalFace
 from analysis.colour import luminance, masked_gaussian
-from analysis.types import F32, Bool
+from analysis.types import F32, F64, U8, Bool
 
 SIGMAS_MM: tuple[float, ...] = (0.2, 0.33, 0.55, 0.9)
 PEAK_GAIN = 2.0 / (3.0 * np.sqrt(3.0))  # sigma^2-normalised response per unit depth
@@ -118,7 +119,7 @@ def valley_kernel(sigma: float, theta: float, elongation: float) -> F32:
     Gaussian valley of depth ``d`` and width ``sigma / sqrt 2`` gives ``PEAK_GAIN * d``.
     """
     along = elongation * sigma
-    half = int(np.ceil(3.0 * max(sigma, along)))
+    half = int(np.ceil(3.0 * max(sigma, along)))  # as _kernel_half
     y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     u = x * np.cos(theta) + y * np.sin(theta)
     v = -x * np.sin(theta) + y * np.cos(theta)
@@ -129,87 +130,148 @@ def valley_kernel(sigma: float, theta: float, elongation: float) -> F32:
     return np.asarray(k, dtype=np.float32)
 
 
-def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> tuple[F32, F32, F32, F32]:
-    """Best valley strength (as depth), its scale (px), the line-normal angle (rad), and the
-    strength at scale ``TEXTURE_SCALE`` alone (for the texture level).
+def _f32(a: object) -> F32:
+    return np.asarray(a, np.float32)
+
+
+def _keep_max(best: F32 | None, arg: U8, value: F32, label: int) -> tuple[F32, U8]:
+    """Running arg-max: where ``value`` beats ``best`` it becomes the best and ``arg`` takes
+    ``label`` (OpenCV compare and max: several times faster than numpy's masked copies)."""
+    if best is None:
+        return value, np.full(value.shape, label, np.uint8)
+    wins = np.asarray(cv2.compare(value, best, cv2.CMP_GT), np.uint8)  # 255 where value wins
+    return _f32(cv2.max(best, value)), (wins & np.uint8(label)) | (arg & ~wins)
+
+
+@dataclass(frozen=True, eq=False)
+class _Bank:
+    """The filter bank's answer per pixel: best valley strength (as depth), the line-normal
+    angle (rad), the strength at scale ``TEXTURE_SCALE`` alone (for the texture level), the
+    index of the best scale, and the strength at every scale."""
+
+    strength: F32
+    theta: F32
+    texture: F32
+    scale_idx: U8
+    per_scale: list[F32]
+
+
+def _kernel_half(sigma: float) -> int:
+    """Half size (px) of ``valley_kernel(sigma, ., ELONGATION)``."""
+    return int(np.ceil(3.0 * max(sigma, ELONGATION * sigma)))
+
+
+@dataclass(frozen=True, eq=False)
+class _Spectrum:
+    """An image's discrete Fourier transform (OpenCV's packed real format), the image padded
+    by ``pad`` (reflected, as ``BORDER_REFLECT``) and to a size the transform is fast at."""
+
+    data: F32
+    pad: int
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, image: F32, pad: int) -> _Spectrum:
+        h, w = image.shape
+        hp, wp = cv2.getOptimalDFTSize(h + 2 * pad), cv2.getOptimalDFTSize(w + 2 * pad)
+        padded = cv2.copyMakeBorder(image, pad, hp - h - pad, pad, wp - w - pad, cv2.BORDER_REFLECT)
+        return cls(_f32(cv2.dft(padded)), pad, (h, w))
+
+    def filtered(self, sigma: float, orientation: int) -> F32:
+        """The image filtered with ``valley_kernel`` (as ``cv2.filter2D`` with
+        ``BORDER_REFLECT`` would, up to float rounding; several times faster for these
+        kernel sizes, and the kernels' transforms are cached per image size)."""
+        kernel = _kernel_spectrum(self.data.shape, sigma, orientation)
+        out = cv2.idft(
+            cv2.mulSpectrums(self.data, kernel, 0), flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE
+        )
+        h, w = self.shape
+        return _f32(out[self.pad : self.pad + h, self.pad : self.pad + w])
+
+
+@lru_cache(maxsize=4 * ORIENTATIONS)  # one canonical frame's bank: about 80 MB
+def _kernel_spectrum(shape: tuple[int, ...], sigma: float, orientation: int) -> F32:
+    """Transform of ``valley_kernel`` centred on the origin of a ``shape`` grid."""
+    kernel = valley_kernel(sigma, np.pi * orientation / ORIENTATIONS, ELONGATION)
+    half = kernel.shape[0] // 2
+    grid = np.zeros(shape[:2], np.float32)
+    grid[: kernel.shape[0], : kernel.shape[1]] = kernel
+    return _f32(cv2.dft(np.roll(grid, (-half, -half), axis=(0, 1))))
+
+
+def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> _Bank:
+    """Run the oriented filter bank on ``rel`` (see the module doc).
 
     Each orientation's response has the positive response of the orthogonal orientation
     subtracted (a line is flat along itself; a blob curves the same way in every direction).
     Scales above ``PYRAMID_FROM_PX`` run on a half-resolution copy, keeping kernels small.
+    Filtering is by multiplication in the Fourier domain: one transform of each resolution,
+    one inverse per kernel.
     """
     shape = rel.shape
-    half_res = cv2.resize(rel, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    size = (shape[1], shape[0])
+    fine = [s for s in sigmas_px if s <= PYRAMID_FROM_PX]
+    coarse = [s / 2 for s in sigmas_px if s > PYRAMID_FROM_PX]
+    spectra = {
+        False: _Spectrum.of(rel, max(map(_kernel_half, fine), default=0)),
+        True: _Spectrum.of(
+            _f32(cv2.resize(rel, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)),
+            max(map(_kernel_half, coarse), default=0),
+        ),
+    }
     half = ORIENTATIONS // 2
     per_scale: list[F32] = []
-    strength = np.full(shape, -np.inf, np.float32)
-    orient = np.zeros(shape, np.uint8)
-    scale_idx = np.zeros(shape, np.uint8)
+    strength: F32 | None = None
+    orient: U8 = np.zeros(shape, np.uint8)
+    scale_idx: U8 = np.zeros(shape, np.uint8)
     for si, s in enumerate(sigmas_px):
-        coarse = s > PYRAMID_FROM_PX
-        src, s_eff = (half_res, s / 2) if coarse else (rel, s)
-        best = np.full(src.shape, -np.inf, np.float32)
-        arg = np.zeros(src.shape, np.uint8)
+        is_coarse = s > PYRAMID_FROM_PX
+        spectrum, s_eff = spectra[is_coarse], (s / 2 if is_coarse else s)
+        best: F32 | None = None
+        arg: U8 = np.zeros(spectrum.shape, np.uint8)
         for k in range(half):
-            r1, r2 = (
-                cv2.filter2D(
-                    src,
-                    cv2.CV_32F,
-                    valley_kernel(s_eff, np.pi * j / ORIENTATIONS, ELONGATION),
-                    borderType=cv2.BORDER_REFLECT,
-                )
-                for j in (k, k + half)
-            )
-            for value, j in ((r1 - np.maximum(r2, 0.0), k), (r2 - np.maximum(r1, 0.0), k + half)):
-                better = value > best
-                np.copyto(best, value, where=better)
-                np.copyto(arg, np.uint8(j), where=better)
-        if coarse:
-            size = (shape[1], shape[0])
-            best = np.asarray(cv2.resize(best, size, interpolation=cv2.INTER_LINEAR), np.float32)
+            r1, r2 = (spectrum.filtered(s_eff, j) for j in (k, k + half))
+            best, arg = _keep_max(best, arg, _f32(cv2.subtract(r1, cv2.max(r2, 0.0))), k)
+            best, arg = _keep_max(best, arg, _f32(cv2.subtract(r2, cv2.max(r1, 0.0))), k + half)
+        assert best is not None
+        if is_coarse:
+            best = _f32(cv2.resize(best, size, interpolation=cv2.INTER_LINEAR))
             arg = np.asarray(cv2.resize(arg, size, interpolation=cv2.INTER_NEAREST), np.uint8)
-        best = np.maximum(best, 0.0) * np.float32(1.0 / PEAK_GAIN)
+        best = _f32(cv2.multiply(cv2.max(best, 0.0), 1.0 / PEAK_GAIN))
         per_scale.append(best)
-        better = best > strength
-        np.copyto(strength, best, where=better)
-        orient[better] = arg[better]
-        scale_idx[better] = si
+        if strength is None:
+            strength, orient = best, arg
+            continue
+        wins = np.asarray(cv2.compare(best, strength, cv2.CMP_GT), np.uint8)
+        orient = (arg & wins) | (orient & ~wins)
+        scale_idx = (wins & np.uint8(si)) | (scale_idx & ~wins)
+        strength = _f32(cv2.max(strength, best))
+    assert strength is not None
     theta = orient.astype(np.float32) * np.float32(np.pi / ORIENTATIONS)
-    # refine the scale with a parabola in log(sigma) through the best and its neighbours
-    logs = np.log(np.asarray(sigmas_px, np.float32))
+    texture = per_scale[min(TEXTURE_SCALE, len(sigmas_px) - 1)]
+    return _Bank(strength, theta, texture, scale_idx, per_scale)
+
+
+def _refined_sigma(bank: _Bank, sigmas_px: tuple[float, ...], at: Bool) -> F32:
+    """Each pixel's line scale (px) at the pixels ``at`` (0 elsewhere): the best of
+    ``sigmas_px``, refined by a parabola in log(sigma) through the best and its neighbours."""
+    ys, xs = np.nonzero(at)
     n = len(sigmas_px)
-    i0 = np.clip(scale_idx, 1, n - 2)
-    ym, y0, yp = (np.zeros(shape, np.float32) for _ in range(3))
-    for i in range(1, n - 1):
-        sel = i0 == i
-        ym[sel], y0[sel], yp[sel] = per_scale[i - 1][sel], per_scale[i][sel], per_scale[i + 1][sel]
+    idx = bank.scale_idx[ys, xs].astype(np.intp)
+    values = np.stack([p[ys, xs] for p in bank.per_scale])  # (n, N)
+    logs = np.log(np.asarray(sigmas_px, np.float64))
+    i0 = np.clip(idx, 1, n - 2)
+    cols = np.arange(len(ys))
+    ym, y0, yp = (values[i0 + d, cols].astype(np.float64) for d in (-1, 0, 1))
     denom = ym - 2 * y0 + yp
-    safe = np.where(denom < -1e-9, denom, -1.0)
-    offset = np.clip(np.where(denom < -1e-9, 0.5 * (ym - yp) / safe, 0.0), -1.0, 1.0)
+    curved = denom < -1e-9
+    offset = np.clip(np.where(curved, 0.5 * (ym - yp) / np.where(curved, denom, -1.0), 0.0), -1, 1)
     step = float(np.diff(logs).mean())
-    interior = (scale_idx > 0) & (scale_idx < n - 1)
-    sigma = np.where(interior, np.exp(logs[i0] + offset * step), np.asarray(sigmas_px)[scale_idx])
-    texture = per_scale[min(TEXTURE_SCALE, n - 1)]
-    return np.maximum(strength, 0.0), sigma.astype(np.float32), theta, texture
-
-
-def _on_skin_box(rel: F32, skin: Bool, sigmas: tuple[float, ...]) -> tuple[F32, F32, F32, F32]:
-    """Run the filter bank on the skin's bounding box only (plus the kernels' reach)."""
-    shape = rel.shape
-    strength = np.zeros(shape, np.float32)
-    sigma = np.full(shape, sigmas[0], np.float32)
-    theta = np.zeros(shape, np.float32)
-    texture = np.zeros(shape, np.float32)
-    ys, xs = np.nonzero(skin)
-    if len(xs) == 0:
-        return strength, sigma, theta, texture
-    pad = int(np.ceil(3 * ELONGATION * max(sigmas))) + 2
-    y0, y1 = max(0, ys.min() - pad), min(shape[0], ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(shape[1], xs.max() + pad + 1)
-    box = (slice(y0, y1), slice(x0, x1))
-    strength[box], sigma[box], theta[box], texture[box] = _oriented_valleys(
-        np.ascontiguousarray(rel[box]), sigmas
-    )
-    return strength, sigma, theta, texture
+    interior = (idx > 0) & (idx < n - 1)
+    sigma = np.where(interior, np.exp(logs[i0] + offset * step), np.asarray(sigmas_px)[idx])
+    out = np.zeros(at.shape, np.float32)
+    out[ys, xs] = sigma
+    return out
 
 
 def _non_max_suppression(strength: F32, theta: F32) -> Bool:
@@ -245,7 +307,8 @@ def detect_wrinkles(
     if rel is None:
         rel = relative_luminance(face, skin)
     sigmas = tuple(face.px(s) for s in SIGMAS_MM)
-    strength, sigma, theta, texture_map = _on_skin_box(rel, skin, sigmas)
+    bank = _oriented_valleys(rel, sigmas)
+    strength, theta = bank.strength, bank.theta
     # keep away from the skin border, where the mask edge itself is not a wrinkle
     inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     texture_area = inner
@@ -257,10 +320,11 @@ def detect_wrinkles(
     strength = np.where(inner, strength, 0.0).astype(np.float32)
 
     # texture floor: lines must stand out from the skin's own relief around them
-    texture = float(np.median(texture_map[texture_area])) if texture_area.any() else 0.0
+    texture = float(np.median(bank.texture[texture_area])) if texture_area.any() else 0.0
     low = max(LOW, TEXTURE_LOW * texture)
     high = max(HIGH, TEXTURE_HIGH * texture)
     ridge = _non_max_suppression(strength, theta) & (strength >= 0.5 * low)
+    sigma = _refined_sigma(bank, sigmas, ridge)
     ridge = _two_sided(ridge, rel, sigma, theta)
     if exclude is not None and exclude.any():
         r = max(1, round(face.px(EXCLUDE_MARGIN_MM)))
@@ -276,7 +340,7 @@ def detect_wrinkles(
     # strength over that stretch; texture flecks average down. The weight ramps from 0 to 1
     # between ``low`` and ``high`` evidence: every step is local and continuous, so a tiny
     # change of the photo moves the metrics a little instead of flipping whole lines.
-    evidence = _along_line_mean(strength, theta, face.px(EVIDENCE_MM))
+    evidence = _along_line_mean(strength, theta, face.px(EVIDENCE_MM), ridge)
     weight = np.where(
         ridge, np.clip((evidence - low) / max(high - low, 1e-6), 0.0, 1.0), 0.0
     ).astype(np.float32)
@@ -302,13 +366,13 @@ def detect_wrinkles(
 
     fine = np.zeros_like(ridge)
     if n_seg:
-        flat_seg, flat_len = segments.ravel(), length.ravel()
-        seg_total = np.maximum(np.bincount(flat_seg, flat_len, n_seg + 1), 1e-9)
-        w_seg = np.bincount(flat_seg, flat_len * width.ravel(), n_seg + 1) / seg_total
-        d_seg = np.bincount(flat_seg, flat_len * depth.ravel(), n_seg + 1) / seg_total
+        on = np.nonzero(present)  # every segment pixel; nothing else has length
+        seg, seg_len = segments[on], length[on]
+        seg_total = np.maximum(np.bincount(seg, seg_len, n_seg + 1), 1e-9)
+        w_seg = np.bincount(seg, seg_len * width[on], n_seg + 1) / seg_total
+        d_seg = np.bincount(seg, seg_len * depth[on], n_seg + 1) / seg_total
         is_fine = (w_seg < FINE_MAX_WIDTH_MM) & (d_seg < FINE_MAX_DEPTH)
-        is_fine[0] = False
-        fine = is_fine[segments] & present
+        fine[on] = is_fine[seg]
 
     mask = _full_width_mask(ridge, width / face.mm_per_px) & skin
     return WrinkleMap(
@@ -372,35 +436,47 @@ def _counted_segments(segments: np.ndarray, ridge: Bool, length: F32) -> np.ndar
     """Segment labels on centre-line pixels, for lines of at least ``MIN_LENGTH_MM`` only:
     fragments of a line broken by noise are not counted as lines of their own."""
     n = int(segments.max())
-    total = np.bincount(segments.ravel(), length.ravel(), n + 1)
+    on = np.nonzero(segments)
+    total = np.bincount(segments[on], length[on], n + 1)
     keep = total >= MIN_LENGTH_MM
     keep[0] = False
     return np.where(ridge & keep[segments], segments, 0).astype(np.int32)
 
 
-def _line_kernel(theta: float, sigma_px: float) -> F32:
-    """Normalised 1-D Gaussian along direction ``theta + pi/2`` (the line), 1 px thick."""
+def _line_taps(theta: float, sigma_px: float) -> tuple[np.ndarray, np.ndarray, F64]:
+    """Offsets (dy, dx) and normalised Gaussian weights of a 1-px-thick line of taps along
+    direction ``theta + pi/2`` (the line), ``2.5 sigma`` to each side, on the pixel grid."""
     half = int(np.ceil(2.5 * sigma_px))
     t = np.arange(-half, half + 1, dtype=np.float64)
     w = np.exp(-(t**2) / (2 * sigma_px**2))
-    kernel = np.zeros((2 * half + 1, 2 * half + 1), np.float64)
-    xs = np.rint(half - t * np.sin(theta)).astype(int)
-    ys = np.rint(half + t * np.cos(theta)).astype(int)
-    np.add.at(kernel, (ys, xs), w)
-    return np.asarray(kernel / kernel.sum(), dtype=np.float32)
+    dy = np.rint(t * np.cos(theta)).astype(np.intp)
+    dx = np.rint(-t * np.sin(theta)).astype(np.intp)
+    return dy, dx, np.asarray(w / w.sum(), np.float64)
 
 
-def _along_line_mean(strength: F32, theta: F32, sigma_px: float) -> F32:
-    """``strength`` averaged along each pixel's own line direction (one of ORIENTATIONS)."""
+def _along_line_mean(strength: F32, theta: F32, sigma_px: float, at: Bool) -> F32:
+    """``strength`` averaged along each pixel's own line direction (one of ORIENTATIONS),
+    computed at the pixels ``at`` only (0 elsewhere); the image border reflects."""
     out = np.zeros(strength.shape, np.float32)
-    orient = np.rint(theta / (np.pi / ORIENTATIONS)).astype(np.int32) % ORIENTATIONS
+    h, w = strength.shape
+    ys, xs = np.nonzero(at)
+    orient = np.rint(theta[ys, xs] / (np.pi / ORIENTATIONS)).astype(np.intp) % ORIENTATIONS
     for k in range(ORIENTATIONS):
         sel = orient == k
-        if sel.any():
-            kernel = _line_kernel(np.pi * k / ORIENTATIONS, sigma_px)
-            mean = cv2.filter2D(strength, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
-            np.copyto(out, mean, where=sel)
+        if not sel.any():
+            continue
+        y, x = ys[sel], xs[sel]
+        total = np.zeros(len(y), np.float64)
+        for dy, dx, wt in zip(*_line_taps(np.pi * k / ORIENTATIONS, sigma_px), strict=True):
+            total += wt * strength[_reflect(y + dy, h), _reflect(x + dx, w)]
+        out[y, x] = total
     return out
+
+
+def _reflect(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices reflected into ``0..n-1`` at the border, as OpenCV's BORDER_REFLECT."""
+    i = np.where(i < 0, -i - 1, i)
+    return np.where(i >= n, 2 * n - i - 1, i)
 
 
 def _two_sided(candidates: Bool, rel: F32, sigma: F32, theta: F32) -> Bool:
@@ -447,6 +523,12 @@ def _full_width_mask(centerline: Bool, width_px: F32) -> Bool:
     """Pixels within half the local line width of the nearest centre-line pixel."""
     if not centerline.any():
         return np.zeros(centerline.shape, bool)
-    dist, (iy, ix) = ndi.distance_transform_edt(~centerline, return_indices=True)
-    half = width_px[iy, ix] / 2
+    # with DIST_LABEL_PIXEL each centre pixel gets its own label, in raster order
+    dist, label = cv2.distanceTransformWithLabels(
+        (~centerline).astype(np.uint8),
+        cv2.DIST_L2,
+        cv2.DIST_MASK_PRECISE,
+        labelType=cv2.DIST_LABEL_PIXEL,
+    )
+    half = np.concatenate([[0.0], width_px[centerline] / 2])[label]
     return np.asarray(dist <= np.maximum(half, 0.5))

@@ -116,16 +116,24 @@ def test_nuisance_only_pair_flags_few_changes(finder):
 
 
 def test_follow_up_is_sampled_once_so_a_moved_photo_reads_the_same(finder):
-    """The same pixels, framed 3 px lower and 2 px further left: the registered follow-up must
-    read the same line length. Warping it to the canonical frame and then again onto the
-    before face (two bilinear interpolations) smoothed it and lost about 12 % of the length."""
+    """The same pixels, framed a few pixels lower and further left: the registered follow-up
+    must read the same line length. Warping it to the canonical frame and then again onto the
+    before face (two bilinear interpolations) smoothed it and lost about 12 % of the length,
+    in every region and for every shift. One shift alone moves a region's length by up to
+    about 8 % either way (sampling noise, within the region's MDC), so the bias is read as the
+    mean over three shifts."""
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
-    c = compare(rgb, np.ascontiguousarray(rgb[3:, 2:]), finder=finder)
-    for region in ("forehead", "chin", "full_face"):
-        x = c.changes[region]["wrinkles.length_mm"]
-        assert abs(x.delta) <= 0.04 * x.before, (region, x)
-    flags = [x.significant for r in c.changes.values() for x in r.values()]
-    assert np.mean(flags) <= 0.02
+    pct: dict[str, list[float]] = {"forehead": [], "chin": [], "full_face": []}
+    for dy, dx in ((3, 2), (1, 1), (4, 0)):
+        c = compare(rgb, np.ascontiguousarray(rgb[dy:, dx:]), finder=finder)
+        for region, values in pct.items():
+            x = c.changes[region]["wrinkles.length_mm"]
+            values.append(x.delta / x.before)
+            assert not x.significant, (region, x)
+        flags = [x.significant for r in c.changes.values() for x in r.values()]
+        assert np.mean(flags) <= 0.02
+    for region, values in pct.items():
+        assert abs(np.mean(values)) <= 0.06, (region, values)
 
 
 def test_turned_face_is_refused_naming_the_photo(finder):
