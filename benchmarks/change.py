@@ -8,7 +8,8 @@ their depth and keeps the rest; every photo gets its own exposure, white balance
 scale, shift and JPEG quality (``datasets.series``). A second pair per series changes nothing
 but those nuisances. Printed: the share of series where the forehead reads
 ``significant, improved``, where the untouched crow's feet read ``unchanged``, the share of
-region-metrics flagged in nuisance-only pairs, and the median comparison time.
+region-metrics flagged in nuisance-only pairs, and the median comparison time; then the same
+per face.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ def main() -> None:
     flagged = total = 0
     by_metric: dict[str, int] = {}
     times: list[float] = []
+    per_face: list[
+        tuple[str, int, int, int, float]
+    ] = []  # stem, faded hits, crows ok, n, flag share
     for stem in args.faces:
+        face_hits, face_crows, face_flagged, face_total = hits, crows_ok, flagged, total
         rgb = load_image(FACES / f"{stem}.jpg").rgb
         face = prepare(rgb, finder=finder).face
         for seed in range(args.series):
@@ -61,6 +66,15 @@ def main() -> None:
                     if change.significant:
                         flagged += 1
                         by_metric[metric] = by_metric.get(metric, 0) + 1
+        per_face.append(
+            (
+                stem,
+                hits - face_hits,
+                crows_ok - face_crows,
+                args.series,
+                (flagged - face_flagged) / max(total - face_total, 1),
+            )
+        )
     worst = sorted(by_metric.items(), key=lambda kv: -kv[1])[:5]
     print(f"{n} series on {len(args.faces)} faces ({', '.join(args.faces)})")
     print()
@@ -72,6 +86,11 @@ def main() -> None:
     print(f"| median comparison time (s) | {statistics.median(times):.1f} | |")
     print()
     print("most flagged metrics in nuisance-only pairs:", ", ".join(f"{m} {k}" for m, k in worst))
+    print()
+    print("| face | faded forehead found | crow's feet unchanged | nuisance flagged |")
+    print("|---|---:|---:|---:|")
+    for stem, face_hits, face_crows, face_n, share in per_face:
+        print(f"| {stem} | {face_hits}/{face_n} | {face_crows}/{face_n} | {share:.1%} |")
 
 
 if __name__ == "__main__":
