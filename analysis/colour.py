@@ -29,7 +29,7 @@ def to_srgb8(linear: np.ndarray) -> U8:
     return np.asarray(np.rint(encoded * 255.0), np.uint8)
 
 
-COARSE_FACTOR = 4  # wide masked Gaussians run on a grid this much coarser
+MIN_COARSE_SIGMA = 4.0  # a wide masked Gaussian runs on a grid 2x or 4x coarser, sigma >= this
 
 
 def luminance(rgb: U8) -> F32:
@@ -43,14 +43,16 @@ def masked_gaussian(image: F32, mask: Bool, sigma_px: float) -> F32:
     """Gaussian smoothing that uses only pixels inside ``mask`` (normalised convolution).
 
     Pixels outside the mask neither contribute nor get a meaningful value; where no mask pixel
-    is near, the result falls back to the mask's mean. Wide Gaussians (``sigma_px`` of at least 8)
-    run on a grid 2 (from 16 px: ``COARSE_FACTOR``) times coarser and are interpolated back:
-    the result is smooth on that scale (at least 4 coarse pixels), at a fraction of the cost.
+    is near, the result falls back to the mask's mean. A wide Gaussian runs on a grid 2 or 4
+    times coarser, as long as sigma stays at least ``MIN_COARSE_SIGMA`` coarse pixels, and is
+    interpolated back: the result is smooth on that scale, and costs a quarter or a sixteenth.
     """
     m = mask.astype(np.float32)
     num: F32 = image * m
     den: F32 = m
-    f = COARSE_FACTOR if sigma_px >= 4 * COARSE_FACTOR else 2 if sigma_px >= 8 else 1
+    f = 1
+    while f < 4 and sigma_px / (2 * f) >= MIN_COARSE_SIGMA:
+        f *= 2
     if f > 1:
         small = (max(1, image.shape[1] // f), max(1, image.shape[0] // f))
         num, den = (_resized(a, small, cv2.INTER_AREA) for a in (num, den))

@@ -474,9 +474,10 @@ def _along_line_mean(strength: F32, theta: F32, sigma_px: float, at: Bool) -> F3
 
 
 def _reflect(i: np.ndarray, n: int) -> np.ndarray:
-    """Indices reflected into ``0..n-1`` at the border, as OpenCV's BORDER_REFLECT."""
+    """Indices reflected into ``0..n-1`` at the border, as OpenCV's BORDER_REFLECT (once:
+    an image narrower than the taps' reach is clamped beyond that)."""
     i = np.where(i < 0, -i - 1, i)
-    return np.where(i >= n, 2 * n - i - 1, i)
+    return np.clip(np.where(i >= n, 2 * n - i - 1, i), 0, n - 1)
 
 
 def _two_sided(candidates: Bool, rel: F32, sigma: F32, theta: F32) -> Bool:
