@@ -10,8 +10,9 @@ Method
    triangulated 468-point landmark mesh (handles small pose and expression differences that
    no global transform can), then refined by one global sub-pixel shift from ECC (Evangelidis &
    Psarakis 2008, ``cv2.findTransformECC``) on the illumination-normalised luminance ``R`` of
-   skin seen in both. Residual: median distance between the before face's mesh points and
-   those found again on the registered after image. The pair is refused
+   skin seen in both. Residual: median distance between the mesh points found on the
+   registered after image and those found by the same detector on the before face's canonical
+   image (so the same photo compared with itself reads 0). The pair is refused
    (``registration_failed``) when the heads are turned differently by more than
    ``MAX_POSE_DIFF_DEG`` (naming the more turned photo), when the landmarks moved more than
    ``MAX_SHAPE_CHANGE_MM`` beyond a rigid move (expression), or when the residual exceeds
@@ -242,14 +243,19 @@ def _mesh_map(before: CanonicalFace, after: CanonicalFace) -> tuple[F32, F32, F6
     return np.asarray(map_x, np.float32), np.asarray(map_y, np.float32), np.asarray(sim, np.float64)
 
 
-def _landmark_residual(moved: CanonicalFace, target: F32, finder: FaceFinder) -> float:
-    """Median distance (px) between the before face's mesh points and the points found again
-    on the registered after image: how well corresponding skin lines up."""
-    faces, _ = finder.find_all(moved.rgb)
-    if not faces:
-        return float("nan")
-    found = faces[0][0][:468].astype(np.float64)
-    return float(np.median(np.hypot(*(found - target[:468].astype(np.float64)).T)))
+def _landmark_residual(moved: CanonicalFace, before: CanonicalFace, finder: FaceFinder) -> float:
+    """Median distance (px) between the mesh points found on the registered after image and
+    those found, by the same detector, on the before face's own canonical image: how well
+    corresponding skin lines up. (Against the before face's original landmarks instead, the
+    detector's own disagreement between a photo and its canonical rendering, about 4-5 px,
+    would be read as misalignment even for the same photo compared with itself.)"""
+    found = []
+    for face in (moved, before):
+        faces, _ = finder.find_all(face.rgb)
+        if not faces:
+            return float("nan")
+        found.append(faces[0][0][:468].astype(np.float64))
+    return float(np.median(np.hypot(*(found[0] - found[1]).T)))
 
 
 def register(
@@ -295,7 +301,7 @@ def register(
     if np.isfinite(ecc) and float(np.hypot(*shift[:, 2])) < 3.0:
         map_x, map_y = map_x + shift[0, 2], map_y + shift[1, 2]
         moved = _remap(a, after, map_x, map_y)
-    residual = _landmark_residual(moved, a.points, finder or shared_finder())
+    residual = _landmark_residual(moved, a, finder or shared_finder())
     if not np.isfinite(residual) or residual * a.mm_per_px > MAX_RESIDUAL_MM:
         raise RegistrationFailed(
             "The two photos could not be aligned closely enough to compare skin "

@@ -136,6 +136,17 @@ def test_follow_up_is_sampled_once_so_a_moved_photo_reads_the_same(finder):
         assert abs(np.mean(values)) <= 0.06, (region, values)
 
 
+def test_residual_reads_alignment_not_the_landmark_detector(finder):
+    """The same photo compared with itself is aligned exactly: its residual is 0, although the
+    landmark detector finds points 4-5 px away from the photo's own on its canonical image. A
+    few pixels of re-framing leave the mesh 1-3 px off in places, and the residual says so."""
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    same = compare(rgb, rgb, finder=finder).registration
+    assert same.residual_px < 0.1
+    moved = compare(rgb, np.ascontiguousarray(rgb[3:, 2:]), finder=finder).registration
+    assert 0.5 < moved.residual_px < 4.0
+
+
 def test_turned_face_is_refused_naming_the_photo(finder):
     with pytest.raises(AnalysisError) as info:
         compare(
