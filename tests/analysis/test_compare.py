@@ -118,22 +118,56 @@ def test_nuisance_only_pair_flags_few_changes(finder):
 def test_follow_up_is_sampled_once_so_a_moved_photo_reads_the_same(finder):
     """The same pixels, framed a few pixels lower and further left: the registered follow-up
     must read the same line length. Warping it to the canonical frame and then again onto the
-    before face (two bilinear interpolations) smoothed it and lost about 12 % of the length,
-    in every region and for every shift. One shift alone moves a region's length by up to
-    about 8 % either way (sampling noise, within the region's MDC), so the bias is read as the
-    mean over three shifts."""
+    before face (two bilinear interpolations) smoothed it and lost about 12 % of the whole
+    face's length, for every shift.
+
+    A single region is not held to that: on this face the registered follow-up differs from
+    the before image by 0.7 grey levels (a 0.16 px different sampling), yet the stubbled chin
+    reads 5 % shorter and the left cheek 5 % longer, for most shifts alike (8 shifts: chin
+    -5.5 +- 1.1 %, cheek_left +4.7 +- 0.5 %, full face +1.1 +- 0.4 %). Near-threshold texture
+    makes a region's length depend on the sampling phase; the noise floor covers it, so no
+    region may read significant."""
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
-    pct: dict[str, list[float]] = {"forehead": [], "chin": [], "full_face": []}
+    whole: list[float] = []
     for dy, dx in ((3, 2), (1, 1), (4, 0)):
         c = compare(rgb, np.ascontiguousarray(rgb[dy:, dx:]), finder=finder)
-        for region, values in pct.items():
-            x = c.changes[region]["wrinkles.length_mm"]
-            values.append(x.delta / x.before)
-            assert not x.significant, (region, x)
+        x = c.changes["full_face"]["wrinkles.length_mm"]
+        whole.append(x.delta / x.before)
+        for region in ("forehead", "chin", "upper_lip", "cheek_left", "full_face"):
+            assert not c.changes[region]["wrinkles.length_mm"].significant, region
         flags = [x.significant for r in c.changes.values() for x in r.values()]
         assert np.mean(flags) <= 0.02
-    for region, values in pct.items():
-        assert abs(np.mean(values)) <= 0.06, (region, values)
+    assert abs(np.mean(whole)) <= 0.03, whole
+
+
+@pytest.mark.parametrize(("dy", "dx"), [(3, 2), (1, 4)])
+def test_reframed_photo_registers_within_a_fraction_of_a_pixel(finder, dy, dx):
+    """Ground truth: the follow-up is the same photo cropped by (dy, dx) px, so the true map
+    from the before face's canonical frame to the follow-up's is known through the two
+    canonical transforms. The landmark mesh alone leaves 1-3 px in places (the detector
+    finds slightly different points on the cropped photo); the dense refinement must bring
+    every region within half a pixel."""
+    from analysis.compare import register
+    from analysis.pipeline import prepare
+    from analysis.regions import ANATOMICAL_REGIONS
+
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    a = prepare(rgb, finder=finder)
+    b = prepare(np.ascontiguousarray(rgb[dy:, dx:]), finder=finder)
+    _, _, map_x, map_y = register(a, b, finder)
+    h, w = a.canonical.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    to_photo, to_b = a.canonical.to_photo, b.canonical.to_canonical
+    px = to_photo[0, 0] * xx + to_photo[0, 1] * yy + to_photo[0, 2] - dx
+    py = to_photo[1, 0] * xx + to_photo[1, 1] * yy + to_photo[1, 2] - dy
+    true_x = to_b[0, 0] * px + to_b[0, 1] * py + to_b[0, 2]
+    true_y = to_b[1, 0] * px + to_b[1, 1] * py + to_b[1, 2]
+    error = np.hypot(map_x - true_x, map_y - true_y)
+    for i, region in enumerate(ANATOMICAL_REGIONS, 1):
+        inside = a.regions.labels == i
+        if inside.any():
+            assert np.median(error[inside]) < 0.5, region
+            assert np.percentile(error[inside], 95) < 1.0, region
 
 
 def test_residual_reads_alignment_not_the_landmark_detector(finder):
