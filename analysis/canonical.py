@@ -74,7 +74,7 @@ def to_canonical(rgb: U8, face: Face, *, mm_per_px: float = CANONICAL_MM_PER_PX)
     width, height = (round(v / mm_per_px) for v in FRAME_MM)
     matrix = canonical_transform(face, mm_per_px)
     inverse = np.asarray(cv2.invertAffineTransform(matrix), np.float64)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    xx, yy = pixel_grid((height, width))
     out, valid = resample(rgb, inverse, xx, yy, face.mm_per_px / mm_per_px)
     return CanonicalFace(
         rgb=out,
@@ -85,6 +85,12 @@ def to_canonical(rgb: U8, face: Face, *, mm_per_px: float = CANONICAL_MM_PER_PX)
         mm_per_px=mm_per_px,
         source_mm_per_px=face.mm_per_px,
     )
+
+
+def pixel_grid(shape: tuple[int, int]) -> tuple[F32, F32]:
+    """x and y of every pixel of a ``shape`` frame (the identity map), float32."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    return xx, yy
 
 
 def resample(rgb: U8, to_photo: F64, map_x: F32, map_y: F32, scale: float) -> tuple[U8, Bool]:

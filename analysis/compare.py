@@ -58,7 +58,7 @@ import numpy as np
 from scipy import stats
 
 from analysis import landmarks as lm
-from analysis.canonical import CanonicalFace, apply_affine, resample
+from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
 from analysis.face import FaceFinder, shared_finder
@@ -294,8 +294,7 @@ def register(
     template = _registration_signal(a, common)
     # what the landmarks left (1-3 px in places): a dense, smooth displacement field
     flow_x, flow_y = _dense_flow(template, _registration_signal(moved, common), common, a.mm_per_px)
-    h, w = a.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = pixel_grid(a.shape)
     map_x, map_y = (
         np.asarray(
             cv2.remap(
@@ -449,29 +448,35 @@ class _Side:
         """The face on ``grid`` (the before face's canonical frame), optionally perturbed: a
         re-framing (shift, scale and turn about the centre) of the sampling, a change of light
         and a JPEG re-compression."""
-        map_x, map_y, gains = self.map_x, self.map_y, self.gains
-        if p is not None:
-            dx, dy, scale, exposure, channel, _, angle = p
-            h, w = grid.shape
-            yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-            cos, sin = np.cos(np.radians(angle)) / scale, np.sin(np.radians(angle)) / scale
-            u, v = xx - w / 2, yy - h / 2
-            sx = (cos * u + sin * v + w / 2 - dx).astype(np.float32)
-            sy = (-sin * u + cos * v + h / 2 - dy).astype(np.float32)
-            map_x, map_y = (
-                np.asarray(
-                    cv2.remap(m, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
-                    np.float32,
-                )
-                for m in (self.map_x, self.map_y)
+        if p is None:
+            return self.finish(_remap(grid, self.prepared, self.map_x, self.map_y))
+        dx, dy, scale, exposure, channel, quality, angle = p
+        xx, yy = pixel_grid(grid.shape)
+        h, w = grid.shape
+        cos, sin = np.cos(np.radians(angle)) / scale, np.sin(np.radians(angle)) / scale
+        u, v = xx - w / 2, yy - h / 2
+        sx = (cos * u + sin * v + w / 2 - dx).astype(np.float32)
+        sy = (-sin * u + cos * v + h / 2 - dy).astype(np.float32)
+        map_x, map_y = (
+            np.asarray(
+                cv2.remap(m, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+                np.float32,
             )
-            gains = gains * exposure * np.asarray(channel)
+            for m in (self.map_x, self.map_y)
+        )
         face = _remap(grid, self.prepared, map_x, map_y)
-        rgb = _with_gains(face.rgb, gains)
+        return self.finish(face, exposure * np.asarray(channel), quality)
+
+    def finish(
+        self, face: CanonicalFace, light: F64 | None = None, quality: int = 0
+    ) -> CanonicalFace:
+        """``face``, already sampled through this side's map, with its gains (times ``light``),
+        its resolution blur and, when ``quality`` is set, a JPEG re-compression."""
+        rgb = _with_gains(face.rgb, self.gains if light is None else self.gains * light)
         if self.blur > 0:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), self.blur), np.uint8)
-        if p is not None and p[5]:
-            _, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, p[5]])
+        if quality:
+            _, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
             decoded = np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)
             rgb = np.ascontiguousarray(decoded[:, :, ::-1])
         return replace(face, rgb=rgb)
@@ -526,12 +531,11 @@ def compare(
     gains, photometric = harmonise(a.canonical, moved, skin)
     blur_a, blur_b = resolution_blur(a.canonical, moved)
     photometric["blurred"] = "before" if blur_a else "after" if blur_b else None
-    h, w = a.canonical.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    one = np.ones(3)
-    sides = (_Side(a, xx, yy, one, blur_a), _Side(b, map_x, map_y, gains, blur_b))
+    xx, yy = pixel_grid(a.canonical.shape)
+    sides = (_Side(a, xx, yy, np.ones(3), blur_a), _Side(b, map_x, map_y, gains, blur_b))
     grid = a.canonical
-    rendered = (sides[0].render(grid), sides[1].render(grid))
+    # both are already sampled through these maps: the before face itself, and ``moved``
+    rendered = (sides[0].finish(grid), sides[1].finish(moved))
     moved = rendered[1]
     regions = _common_regions(a.regions, skin)
 

@@ -119,7 +119,7 @@ def valley_kernel(sigma: float, theta: float, elongation: float) -> F32:
     Gaussian valley of depth ``d`` and width ``sigma / sqrt 2`` gives ``PEAK_GAIN * d``.
     """
     along = elongation * sigma
-    half = int(np.ceil(3.0 * max(sigma, along)))  # as _kernel_half
+    half = _kernel_half(sigma, elongation)
     y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     u = x * np.cos(theta) + y * np.sin(theta)
     v = -x * np.sin(theta) + y * np.cos(theta)
@@ -134,31 +134,39 @@ def _f32(a: object) -> F32:
     return np.asarray(a, np.float32)
 
 
-def _keep_max(best: F32 | None, arg: U8, value: F32, label: int) -> tuple[F32, U8]:
-    """Running arg-max: where ``value`` beats ``best`` it becomes the best and ``arg`` takes
-    ``label`` (OpenCV compare and max: several times faster than numpy's masked copies)."""
+def _running_max(best: F32 | None, value: F32) -> tuple[F32, U8]:
+    """The running maximum with ``value``, and where ``value`` won (255) or not (0) (OpenCV
+    compare and max: several times faster than numpy's masked copies)."""
     if best is None:
-        return value, np.full(value.shape, label, np.uint8)
-    wins = np.asarray(cv2.compare(value, best, cv2.CMP_GT), np.uint8)  # 255 where value wins
-    return _f32(cv2.max(best, value)), (wins & np.uint8(label)) | (arg & ~wins)
+        return value, np.full(value.shape, 255, np.uint8)
+    wins = np.asarray(cv2.compare(value, best, cv2.CMP_GT), np.uint8)
+    return _f32(cv2.max(best, value)), wins
+
+
+def _pick(wins: U8, new: U8 | int, old: U8) -> U8:
+    """``new`` where ``wins`` (255), ``old`` elsewhere (uint8 labels)."""
+    return np.asarray((wins & np.asarray(new, np.uint8)) | (old & ~wins), np.uint8)
 
 
 @dataclass(frozen=True, eq=False)
 class _Bank:
     """The filter bank's answer per pixel: best valley strength (as depth), the line-normal
-    angle (rad), the strength at scale ``TEXTURE_SCALE`` alone (for the texture level), the
-    index of the best scale, and the strength at every scale."""
+    angle (rad), the index of the best scale, and the strength at every scale (``texture``:
+    at scale ``TEXTURE_SCALE`` alone, for the texture level)."""
 
     strength: F32
     theta: F32
-    texture: F32
     scale_idx: U8
     per_scale: list[F32]
 
+    @property
+    def texture(self) -> F32:
+        return self.per_scale[min(TEXTURE_SCALE, len(self.per_scale) - 1)]
 
-def _kernel_half(sigma: float) -> int:
-    """Half size (px) of ``valley_kernel(sigma, ., ELONGATION)``."""
-    return int(np.ceil(3.0 * max(sigma, ELONGATION * sigma)))
+
+def _kernel_half(sigma: float, elongation: float = ELONGATION) -> int:
+    """Half size (px) of ``valley_kernel(sigma, ., elongation)``: three sigmas along the line."""
+    return int(np.ceil(3.0 * max(sigma, elongation * sigma)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,25 +239,23 @@ def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> _Bank:
         arg: U8 = np.zeros(spectrum.shape, np.uint8)
         for k in range(half):
             r1, r2 = (spectrum.filtered(s_eff, j) for j in (k, k + half))
-            best, arg = _keep_max(best, arg, _f32(cv2.subtract(r1, cv2.max(r2, 0.0))), k)
-            best, arg = _keep_max(best, arg, _f32(cv2.subtract(r2, cv2.max(r1, 0.0))), k + half)
+            for value, j in (
+                (cv2.subtract(r1, cv2.max(r2, 0.0)), k),
+                (cv2.subtract(r2, cv2.max(r1, 0.0)), k + half),
+            ):
+                best, wins = _running_max(best, _f32(value))
+                arg = _pick(wins, j, arg)
         assert best is not None
         if is_coarse:
             best = _f32(cv2.resize(best, size, interpolation=cv2.INTER_LINEAR))
             arg = np.asarray(cv2.resize(arg, size, interpolation=cv2.INTER_NEAREST), np.uint8)
         best = _f32(cv2.multiply(cv2.max(best, 0.0), 1.0 / PEAK_GAIN))
         per_scale.append(best)
-        if strength is None:
-            strength, orient = best, arg
-            continue
-        wins = np.asarray(cv2.compare(best, strength, cv2.CMP_GT), np.uint8)
-        orient = (arg & wins) | (orient & ~wins)
-        scale_idx = (wins & np.uint8(si)) | (scale_idx & ~wins)
-        strength = _f32(cv2.max(strength, best))
+        strength, wins = _running_max(strength, best)
+        orient, scale_idx = _pick(wins, arg, orient), _pick(wins, si, scale_idx)
     assert strength is not None
     theta = orient.astype(np.float32) * np.float32(np.pi / ORIENTATIONS)
-    texture = per_scale[min(TEXTURE_SCALE, len(sigmas_px) - 1)]
-    return _Bank(strength, theta, texture, scale_idx, per_scale)
+    return _Bank(strength, theta, scale_idx, per_scale)
 
 
 def _refined_sigma(bank: _Bank, sigmas_px: tuple[float, ...], at: Bool) -> F32:
@@ -313,10 +319,7 @@ def detect_wrinkles(
     inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     texture_area = inner
     if features is not None:
-        r = max(1, round(face.px(OUTLINE_MARGIN_MM)))
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        outline = cv2.dilate((~skin & ~features).astype(np.uint8), disk) > 0
-        inner = inner & ~outline
+        inner = inner & ~_within(~skin & ~features, face.px(OUTLINE_MARGIN_MM))
     strength = np.where(inner, strength, 0.0).astype(np.float32)
 
     # texture floor: lines must stand out from the skin's own relief around them
@@ -327,9 +330,7 @@ def detect_wrinkles(
     sigma = _refined_sigma(bank, sigmas, ridge)
     ridge = _two_sided(ridge, rel, sigma, theta)
     if exclude is not None and exclude.any():
-        r = max(1, round(face.px(EXCLUDE_MARGIN_MM)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        excluded = cv2.dilate(exclude.astype(np.uint8), kernel) > 0
+        excluded = _within(exclude, face.px(EXCLUDE_MARGIN_MM))
         ridge &= ~excluded
         strength = np.where(excluded, 0.0, strength).astype(np.float32)  # lends no evidence
     step = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
@@ -388,6 +389,18 @@ def detect_wrinkles(
     )
 
 
+def _within(mask: Bool, radius_px: float) -> Bool:
+    """Pixels within ``radius_px`` (rounded, at least 1) of ``mask``: a dilation by a disk."""
+    r = max(1, round(radius_px))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return np.asarray(cv2.dilate(mask.astype(np.uint8), disk) > 0)
+
+
+def _orientation(theta: F32) -> np.ndarray:
+    """Index (0 .. ORIENTATIONS - 1) of the filter direction each angle came from."""
+    return np.asarray(np.rint(theta / (np.pi / ORIENTATIONS)).astype(np.intp) % ORIENTATIONS)
+
+
 def _chain_lengths(present: Bool, theta: F32, step_mm: F32, reach_px: float) -> F32:
     """Length (mm) of the directed chain each ``present`` pixel belongs to (0 elsewhere).
 
@@ -402,7 +415,7 @@ def _chain_lengths(present: Bool, theta: F32, step_mm: F32, reach_px: float) -> 
     h, w = present.shape
     index = np.full(present.shape, -1, np.int64)
     index[ys, xs] = np.arange(n)
-    orient = np.rint(theta[ys, xs] / (np.pi / ORIENTATIONS)).astype(np.int64) % ORIENTATIONS
+    orient = _orientation(theta[ys, xs])
     normal = orient * (np.pi / ORIENTATIONS)
     reach = max(1, round(reach_px))
     rows, cols = [np.arange(n)], [np.arange(n)]
@@ -460,7 +473,7 @@ def _along_line_mean(strength: F32, theta: F32, sigma_px: float, at: Bool) -> F3
     out = np.zeros(strength.shape, np.float32)
     h, w = strength.shape
     ys, xs = np.nonzero(at)
-    orient = np.rint(theta[ys, xs] / (np.pi / ORIENTATIONS)).astype(np.intp) % ORIENTATIONS
+    orient = _orientation(theta[ys, xs])
     for k in range(ORIENTATIONS):
         sel = orient == k
         if not sel.any():

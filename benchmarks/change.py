@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import dataclass
 
 from analysis import compare
 from analysis.face import shared_finder
@@ -26,6 +27,19 @@ from datasets.series import series_pair
 from datasets.shared_faces import FACES_DIR
 
 FACES = FACES_DIR
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series' outcome: its fade pair, and the nuisance-only pair drawn with it."""
+
+    stem: str
+    faded_found: bool
+    crows_unchanged: bool
+    flagged: int
+    compared: int
+
+
 DEV = ("pd_rex_tillerson_official", "pd_biden_2021_presidential", "ccby_philip_hammond_ukparl")
 
 
@@ -35,15 +49,10 @@ def main() -> None:
     parser.add_argument("--faces", nargs="+", default=list(DEV))
     args = parser.parse_args()
     finder = shared_finder()
-    hits = crows_ok = n = 0
-    flagged = total = 0
+    series: list[Series] = []
     by_metric: dict[str, int] = {}
     times: list[float] = []
-    per_face: list[
-        tuple[str, int, int, int, float]
-    ] = []  # stem, faded hits, crows ok, n, flag share
     for stem in args.faces:
-        face_hits, face_crows, face_flagged, face_total = hits, crows_ok, flagged, total
         rgb = load_image(FACES / f"{stem}.jpg").rgb
         face = prepare(rgb, finder=finder).face
         for seed in range(args.series):
@@ -52,29 +61,25 @@ def main() -> None:
             c = compare(before, after, finder=finder)
             times.append(time.perf_counter() - t)
             sev = c.changes["forehead"]["wrinkles.severity"]
-            hits += bool(sev.significant and sev.improved)
-            crows_ok += all(
-                not c.changes[f"crows_feet_{s}"]["wrinkles.severity"].significant
-                for s in ("left", "right")
-            )
-            n += 1
             same_before, same_after = series_pair(rgb, face, 1000 + seed, fade=1.0)
             quiet = compare(same_before, same_after, finder=finder)
-            for metrics in quiet.changes.values():
-                for metric, change in metrics.items():
-                    total += 1
-                    if change.significant:
-                        flagged += 1
-                        by_metric[metric] = by_metric.get(metric, 0) + 1
-        per_face.append(
-            (
-                stem,
-                hits - face_hits,
-                crows_ok - face_crows,
-                args.series,
-                (flagged - face_flagged) / max(total - face_total, 1),
+            flags = [(m, x.significant) for r in quiet.changes.values() for m, x in r.items()]
+            for metric, significant in flags:
+                if significant:
+                    by_metric[metric] = by_metric.get(metric, 0) + 1
+            series.append(
+                Series(
+                    stem,
+                    faded_found=bool(sev.significant and sev.improved),
+                    crows_unchanged=all(
+                        not c.changes[f"crows_feet_{s}"]["wrinkles.severity"].significant
+                        for s in ("left", "right")
+                    ),
+                    flagged=sum(f for _, f in flags),
+                    compared=len(flags),
+                )
             )
-        )
+    hits, crows_ok, flagged, total, n = _totals(series)
     worst = sorted(by_metric.items(), key=lambda kv: -kv[1])[:5]
     print(f"{n} series on {len(args.faces)} faces ({', '.join(args.faces)})")
     print()
@@ -89,8 +94,21 @@ def main() -> None:
     print()
     print("| face | faded forehead found | crow's feet unchanged | nuisance flagged |")
     print("|---|---:|---:|---:|")
-    for stem, face_hits, face_crows, face_n, share in per_face:
-        print(f"| {stem} | {face_hits}/{face_n} | {face_crows}/{face_n} | {share:.1%} |")
+    for stem in args.faces:
+        f_hits, f_crows, f_flagged, f_total, f_n = _totals([x for x in series if x.stem == stem])
+        print(f"| {stem} | {f_hits}/{f_n} | {f_crows}/{f_n} | {f_flagged / f_total:.1%} |")
+
+
+def _totals(series: list[Series]) -> tuple[int, int, int, int, int]:
+    """Faded foreheads found, crow's feet unchanged, region-metrics flagged and compared in the
+    nuisance-only pairs, and the number of series."""
+    return (
+        sum(x.faded_found for x in series),
+        sum(x.crows_unchanged for x in series),
+        sum(x.flagged for x in series),
+        sum(x.compared for x in series),
+        len(series),
+    )
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.canonical import CanonicalFace
-from analysis.metrics import region_metrics
-from analysis.pigment import pigment_maps
+from analysis.pipeline import measure_canonical
 from analysis.regions import ANATOMICAL_REGIONS, RegionMasks
-from analysis.wrinkles import detect_wrinkles
 from datasets.synthetic import procedural_skin
 
 MM_PER_PX = 0.2
@@ -48,6 +46,4 @@ def measure(
     labels = np.where(skin_mask, ANATOMICAL_REGIONS.index("forehead") + 1, 0).astype(np.uint8)
     features = ~skin_mask if border == "features" else np.zeros_like(skin_mask)
     regions = RegionMasks(labels=labels, skin=skin_mask, features=features, hair_fraction=0.0)
-    pigments = pigment_maps(face, skin_mask)
-    wrinkles = detect_wrinkles(face, skin_mask, exclude=pigments.spots > 0, features=features)
-    return dict(region_metrics(regions, wrinkles, pigments, mm_per_px)["forehead"].values)
+    return dict(measure_canonical(face, regions)[2]["forehead"].values)
