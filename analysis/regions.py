@@ -115,11 +115,10 @@ def face_outline(face: CanonicalFace) -> F64:
     return _hull(p)
 
 
-def _hair_mask(face: CanonicalFace, cheeks: Bool, above_y: float, inside: Bool) -> Bool:
+def _hair_mask(face: CanonicalFace, cheeks: Bool, above_y: float) -> Bool:
     """Hair (or hat, background) above ``above_y``: clearly darker than the cheeks' skin, or
-    nearly colourless where skin is not (grey and white hair), in patches that reach outside
-    ``inside`` (the face outline). Lighter-than-skin pixels of skin hue (shine on the
-    forehead) are not hair, nor is a colourless highlight inside the forehead."""
+    nearly colourless where skin is not (grey and white hair). Lighter-than-skin pixels of skin
+    hue (shine on the forehead) are not hair."""
     rows = max(0, min(face.shape[0], round(above_y)))
     hair = np.zeros(face.shape, bool)
     if rows == 0 or not cheeks.any():
@@ -133,13 +132,7 @@ def _hair_mask(face: CanonicalFace, cheeks: Bool, above_y: float, inside: Bool) 
     top = (light < ref_light - HAIR_DARKER_L) | (np.hypot(a, b) < HAIR_GREY_CHROMA * ref_chroma)
     r = max(1, round(face.px(1.0)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    solid = cv2.morphologyEx(top.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
-    # hair grows from the scalp: a patch that does not reach beyond the face outline is shine
-    # (bright and colourless) or a mark on the skin, not hair
-    _, label = cv2.connectedComponents(solid.astype(np.uint8), connectivity=8)
-    scalp = np.unique(label[solid & ~inside[:rows]])
-    solid = np.isin(label, scalp[scalp > 0])
-    hair[:rows] = solid
+    hair[:rows] = cv2.morphologyEx(top.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
     return hair
 
 
@@ -272,7 +265,7 @@ def region_masks(face: CanonicalFace) -> RegionMasks:
 
     cheeks = (_fill(shape, polys["cheek_right"]) | _fill(shape, polys["cheek_left"])) & skin
     eye_y = float(face.points[[lm.RIGHT_IRIS[0], lm.LEFT_IRIS[0]], 1].mean())
-    hair = _hair_mask(face, cheeks, eye_y, outline)
+    hair = _hair_mask(face, cheeks, eye_y)
     forehead_area = _fill(shape, polys["forehead"]) & skin
     hair_fraction = float((hair & forehead_area).sum() / max(int(forehead_area.sum()), 1))
     skin &= ~hair

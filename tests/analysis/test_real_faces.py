@@ -103,29 +103,3 @@ def load_image_rgb(stem: str) -> np.ndarray:
     from analysis.io import load_image
 
     return load_image(face_path(stem)).rgb
-
-
-def test_shine_inside_the_forehead_is_skin_and_hair_from_the_scalp_is_not(finder):
-    """A colourless highlight in the middle of the forehead looks like grey hair pixel by
-    pixel; hair grows from beyond the face outline, the highlight does not reach it."""
-    from dataclasses import replace
-
-    import cv2
-
-    from analysis.pipeline import prepare
-    from analysis.regions import region_masks
-
-    canonical = prepare(face_path("pd_rex_tillerson_official"), finder=finder).canonical
-    forehead = region_masks(canonical).mask("forehead")
-    ys, xs = np.nonzero(forehead)
-    cy, cx = int(np.median(ys)), int(np.median(xs))
-    rgb = canonical.rgb.copy()
-    shine = np.zeros(forehead.shape, np.uint8)
-    cv2.ellipse(shine, (cx, cy), (30, 12), 0, 0, 360, 1, -1)
-    rgb[shine > 0] = (238, 234, 232)
-    lock = np.zeros(forehead.shape, np.uint8)  # a dark lock of hair down from the hairline
-    cv2.rectangle(lock, (cx - 80, 0), (cx - 50, int(ys.min()) + 40), 1, -1)
-    rgb[lock > 0] = (40, 32, 28)
-    skin = region_masks(replace(canonical, rgb=rgb)).skin
-    assert skin[shine > 0].mean() > 0.95
-    assert skin[(lock > 0) & forehead].mean() < 0.05
