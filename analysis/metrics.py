@@ -10,7 +10,8 @@ pass. Definitions and units:
   forehead (30 cm2) with eight 60 mm lines 10 % deep near 27, twice that near 47.
 - ``wrinkles.mean_depth``: length-weighted mean relative darkening on the centre lines, percent.
 - ``wrinkles.fine_length_mm``/``deep_length_mm``: centre length of lines (linked segments)
-  whose mean width is under 0.3 mm and mean depth under 6 % / of the others.
+  whose mean width is under ``wrinkles.FINE_MAX_WIDTH_MM`` (0.45 mm) and mean depth under
+  ``wrinkles.FINE_MAX_DEPTH`` (6 %) / of the others.
 - ``pigmentation.melanin_mean``/``_sd``: melanin index (100 x melanin optical density) mean and SD.
 - ``pigmentation.spot_contrast``: mean melanin-index excess of spot pixels over their background.
 - ``pigmentation.ita_deg``: individual typology angle ``atan((L* - 50) / b*)`` of the mean CIELAB.
