@@ -895,16 +895,22 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         f"Faces x {N_FOLLOWUPS} follow-ups x 14 regions; each image with its own nuisance. "
         "*separate*: the follow-up's and the baseline's own analyses subtracted; *compare*: "
         "the delta ``analysis.compare`` reports for the pair (registered, harmonised, measured "
-        "on the same pixels). Faded: regions whose true severity fell; the share of them that "
-        "``compare`` calls a significant severity decrease, and the share of untouched regions "
-        "it calls significant either way.",
+        "on the same pixels). *Faded only*: rho over the faded regions alone (does the "
+        "measured change rank the size of the fades, leaving aside the many untouched "
+        "regions whose true change is exactly 0). Faded: regions whose true severity fell; "
+        "the share of them that ``compare`` calls a significant severity decrease, and the "
+        "share of untouched regions it calls significant either way.",
         "",
     ]
     metrics = ("wrinkles.severity", "wrinkles.length_mm", "pigmentation.spot_area_pct")
     header = ["set", "pairs"]
     for m in metrics:
         header += [f"{m} separate", f"{m} compare"]
-    header += ["faded: severity down, significant", "untouched: severity significant"]
+    header += [
+        "faded only: severity compare",
+        "faded: severity down, significant",
+        "untouched: severity significant",
+    ]
     rows = []
     sev = "wrinkles.severity"
     for label, part in _subsets(results):
@@ -927,6 +933,12 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
             if c.significant and c.significant[sev] and c.compared and c.compared[sev] < 0
         ]
         flag = [c for c in still if c.significant and c.significant[sev]]
+        faded_true = [c.true[sev] for c in faded]
+        faded_meas = [c.compared[sev] for c in faded if c.compared is not None]
+        ok = len(faded) > 2 and len(faded_meas) == len(faded) and len(set(faded_true)) > 1
+        cells.append(
+            _fmt(float(stats.spearmanr(faded_true, faded_meas).statistic) if ok else math.nan)
+        )
         cells.append(f"{_pct_plain(len(hit) / len(faded))} of {len(faded)}" if faded else "-")
         cells.append(f"{_pct_plain(len(flag) / len(still))} of {len(still)}" if still else "-")
         rows.append(cells)
