@@ -295,15 +295,7 @@ def register(
     # what the landmarks left (1-3 px in places): a dense, smooth displacement field
     flow_x, flow_y = _dense_flow(template, _registration_signal(moved, common), common, a.mm_per_px)
     xx, yy = pixel_grid(a.shape)
-    map_x, map_y = (
-        np.asarray(
-            cv2.remap(
-                m, xx + flow_x, yy + flow_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            ),
-            np.float32,
-        )
-        for m in (map_x, map_y)
-    )
+    map_x, map_y = _compose(map_x, map_y, xx + flow_x, yy + flow_y)
     moved = _remap(a, after, map_x, map_y)
     correlation = _correlation(template, _registration_signal(moved, common), common)
     residual = _landmark_residual(moved, a, finder or shared_finder())
@@ -356,6 +348,17 @@ def _correlation(a: F32, b: F32, mask: Bool) -> float:
     x, y = x - x.mean(), y - y.mean()
     den = float(np.sqrt((x * x).sum() * (y * y).sum()))
     return float((x * y).sum() / den) if den > 0 else 0.0
+
+
+def _compose(map_x: F32, map_y: F32, at_x: F32, at_y: F32) -> tuple[F32, F32]:
+    """The map (``map_x``, ``map_y``) read at the positions (``at_x``, ``at_y``): the map
+    applied after a first one that sends each pixel to those positions."""
+
+    def read(m: F32) -> F32:
+        out = cv2.remap(m, at_x, at_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return np.asarray(out, np.float32)
+
+    return read(map_x), read(map_y)
 
 
 def _remap(before: CanonicalFace, after: Prepared, map_x: F32, map_y: F32) -> CanonicalFace:
@@ -444,12 +447,11 @@ class _Side:
     gains: F64
     blur: float
 
-    def render(self, grid: CanonicalFace, p: Perturbation | None = None) -> CanonicalFace:
-        """The face on ``grid`` (the before face's canonical frame), optionally perturbed: a
+    def render(self, grid: CanonicalFace, p: Perturbation) -> CanonicalFace:
+        """The face on ``grid`` (the before face's canonical frame), perturbed by ``p``: a
         re-framing (shift, scale and turn about the centre) of the sampling, a change of light
-        and a JPEG re-compression."""
-        if p is None:
-            return self.finish(_remap(grid, self.prepared, self.map_x, self.map_y))
+        and a JPEG re-compression. (Unperturbed, the face is sampled once, in ``register``,
+        and only ``finish``-ed.)"""
         dx, dy, scale, exposure, channel, quality, angle = p
         xx, yy = pixel_grid(grid.shape)
         h, w = grid.shape
@@ -457,14 +459,7 @@ class _Side:
         u, v = xx - w / 2, yy - h / 2
         sx = (cos * u + sin * v + w / 2 - dx).astype(np.float32)
         sy = (-sin * u + cos * v + h / 2 - dy).astype(np.float32)
-        map_x, map_y = (
-            np.asarray(
-                cv2.remap(m, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
-                np.float32,
-            )
-            for m in (self.map_x, self.map_y)
-        )
-        face = _remap(grid, self.prepared, map_x, map_y)
+        face = _remap(grid, self.prepared, *_compose(self.map_x, self.map_y, sx, sy))
         return self.finish(face, exposure * np.asarray(channel), quality)
 
     def finish(

@@ -36,6 +36,7 @@ from scipy import ndimage as ndi
 
 from analysis.canonical import CanonicalFace
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian
+from analysis.masks import disk
 from analysis.types import F32, U8, Bool
 
 MELANIN = np.array([0.40, 0.69, 1.00])  # R, G, B
@@ -105,9 +106,7 @@ def _melanin_background(m: F32, skin: Bool, face: CanonicalFace) -> F32:
     """Skin melanin without spots: grey opening at quarter resolution, then skin Gaussian."""
     filled = np.where(skin, m, float(np.median(m[skin])) if skin.any() else 0.0).astype(np.float32)
     small = cv2.resize(filled, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
-    r = max(1, round(face.px(SPOT_MAX_MM) / 8))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, disk(face.px(SPOT_MAX_MM) / 8))
     opened = cv2.resize(opened, (m.shape[1], m.shape[0]), interpolation=cv2.INTER_LINEAR)
     return masked_gaussian(np.minimum(opened, filled), skin, face.px(BACKGROUND_SIGMA_MM))
 

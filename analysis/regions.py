@@ -16,6 +16,7 @@ import numpy as np
 
 from analysis import landmarks as lm
 from analysis.canonical import CanonicalFace
+from analysis.masks import disk, within
 from analysis.types import F64, U8, Bool
 
 ANATOMICAL_REGIONS: tuple[str, ...] = (
@@ -74,12 +75,6 @@ def _fill(shape: tuple[int, int], polygon: F64) -> Bool:
     return canvas.astype(bool)
 
 
-def _dilate(mask: Bool, radius_px: float) -> Bool:
-    r = max(1, round(radius_px))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
-
-
 def _band(a: F64, b: F64, half_width: float) -> F64:
     """Quadrilateral of the given half-width around segment a-b."""
     d = (b - a) / max(float(np.hypot(*(b - a))), 1e-6)
@@ -130,9 +125,8 @@ def _hair_mask(face: CanonicalFace, cheeks: Bool, above_y: float) -> Bool:
     ref_light = float(np.median(ref[:, 0])) * 100.0 / 255.0
     ref_chroma = float(np.hypot(np.median(ref[:, 1]) - 128.0, np.median(ref[:, 2]) - 128.0))
     top = (light < ref_light - HAIR_DARKER_L) | (np.hypot(a, b) < HAIR_GREY_CHROMA * ref_chroma)
-    r = max(1, round(face.px(1.0)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    hair[:rows] = cv2.morphologyEx(top.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
+    opened = cv2.morphologyEx(top.astype(np.uint8), cv2.MORPH_OPEN, disk(face.px(1.0)))
+    hair[:rows] = opened.astype(bool)
     return hair
 
 
@@ -245,10 +239,10 @@ def feature_mask(face: CanonicalFace) -> Bool:
     lips = _fill(shape, _pts(p, lm.LIPS_OUTER))
     nostrils = _fill(shape, _hull(_pts(p, lm.NOSTRILS)))
     return (
-        _dilate(eyes, face.px(EYE_MARGIN_MM))
-        | _dilate(brows, face.px(BROW_MARGIN_MM))
-        | _dilate(lips, face.px(LIP_MARGIN_MM))
-        | _dilate(nostrils, face.px(NOSTRIL_MARGIN_MM))
+        within(eyes, face.px(EYE_MARGIN_MM))
+        | within(brows, face.px(BROW_MARGIN_MM))
+        | within(lips, face.px(LIP_MARGIN_MM))
+        | within(nostrils, face.px(NOSTRIL_MARGIN_MM))
     )
 
 
@@ -257,9 +251,7 @@ def region_masks(face: CanonicalFace) -> RegionMasks:
     shape = face.shape
     polys = region_polygons(face)
     outline = _fill(shape, face_outline(face))
-    r = max(1, round(face.px(CONTOUR_MARGIN_MM)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    outline = cv2.erode(outline.astype(np.uint8), kernel).astype(bool)
+    outline = cv2.erode(outline.astype(np.uint8), disk(face.px(CONTOUR_MARGIN_MM))).astype(bool)
     features = feature_mask(face)
     skin = outline & ~features & face.valid
 

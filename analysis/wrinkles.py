@@ -46,6 +46,7 @@ from scipy.sparse.csgraph import connected_components
 
 from analysis.canonical import CanonicalFace
 from analysis.colour import luminance, masked_gaussian
+from analysis.masks import within
 from analysis.types import F32, F64, U8, Bool
 
 SIGMAS_MM: tuple[float, ...] = (0.2, 0.33, 0.55, 0.9)
@@ -319,7 +320,7 @@ def detect_wrinkles(
     inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     texture_area = inner
     if features is not None:
-        inner = inner & ~_within(~skin & ~features, face.px(OUTLINE_MARGIN_MM))
+        inner = inner & ~within(~skin & ~features, face.px(OUTLINE_MARGIN_MM))
     strength = np.where(inner, strength, 0.0).astype(np.float32)
 
     # texture floor: lines must stand out from the skin's own relief around them
@@ -330,7 +331,7 @@ def detect_wrinkles(
     sigma = _refined_sigma(bank, sigmas, ridge)
     ridge = _two_sided(ridge, rel, sigma, theta)
     if exclude is not None and exclude.any():
-        excluded = _within(exclude, face.px(EXCLUDE_MARGIN_MM))
+        excluded = within(exclude, face.px(EXCLUDE_MARGIN_MM))
         ridge &= ~excluded
         strength = np.where(excluded, 0.0, strength).astype(np.float32)  # lends no evidence
     step = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
@@ -387,13 +388,6 @@ def detect_wrinkles(
         fine=fine,
         relative=rel,
     )
-
-
-def _within(mask: Bool, radius_px: float) -> Bool:
-    """Pixels within ``radius_px`` (rounded, at least 1) of ``mask``: a dilation by a disk."""
-    r = max(1, round(radius_px))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return np.asarray(cv2.dilate(mask.astype(np.uint8), disk) > 0)
 
 
 def _orientation(theta: F32) -> np.ndarray:
