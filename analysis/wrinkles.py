@@ -304,12 +304,15 @@ def detect_wrinkles(
 ) -> WrinkleMap:
     """Detect wrinkles on the skin of a canonical face.
 
-    ``exclude`` marks pixels that may not hold a line centre, with a margin of
-    ``EXCLUDE_MARGIN_MM`` (pigmented spots: a dark round patch is pigment, not a fold, though
-    its inside curves like a short wide valley). ``features`` (eyes, brows, lips, nostrils)
-    tells the face's outline and hairline apart from them: no line centre lies within
-    ``OUTLINE_MARGIN_MM`` of off-skin pixels that are not features (the shadow along the
-    hairline or the jaw is a valley, not a fold), while lines may run up to the eyes and lips.
+    ``exclude`` marks pigmented spots. Line pixels within ``EXCLUDE_MARGIN_MM`` of one do not
+    count towards their chain's length. A dark round patch is pigment, not a fold, though its
+    inside curves like a short wide valley: a chain that stays there gets weight 0. A fold
+    running through a spot (or through a shadow taken for one) keeps its pixels there.
+
+    ``features`` (eyes, brows, lips, nostrils) tells the face's outline and hairline apart from
+    them: no line centre lies within ``OUTLINE_MARGIN_MM`` of off-skin pixels that are not
+    features (the shadow along the hairline or the jaw is a valley, not a fold), while lines
+    may run up to the eyes and lips.
     """
     if rel is None:
         rel = relative_luminance(face, skin)
@@ -330,10 +333,9 @@ def detect_wrinkles(
     ridge = _non_max_suppression(strength, theta) & (strength >= 0.5 * low)
     sigma = _refined_sigma(bank, sigmas, ridge)
     ridge = _two_sided(ridge, rel, sigma, theta)
+    free = None  # where a chain's length counts (off pigmented spots)
     if exclude is not None and exclude.any():
-        excluded = within(exclude, face.px(EXCLUDE_MARGIN_MM))
-        ridge &= ~excluded
-        strength = np.where(excluded, 0.0, strength).astype(np.float32)  # lends no evidence
+        free = ~within(exclude, face.px(EXCLUDE_MARGIN_MM))
     step = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
     length = np.where(ridge, step * face.mm_per_px, 0.0).astype(np.float32)
 
@@ -351,7 +353,7 @@ def detect_wrinkles(
     # CHAIN_MIN_MM). Skin texture, pores and stubble give short chains that break at every
     # turn; undirected linking would merge them into networks of any length.
     step_mm = (step * face.mm_per_px).astype(np.float32)
-    chain_mm = _chain_lengths(weight > 0, theta, step_mm, face.px(CHAIN_REACH_MM))
+    chain_mm = _chain_lengths(weight > 0, theta, step_mm, face.px(CHAIN_REACH_MM), free)
     gate = np.clip((chain_mm - CHAIN_MIN_MM) / (CHAIN_FULL_MM - CHAIN_MIN_MM), 0.0, 1.0)
     weight = (weight * gate).astype(np.float32)
     eight = np.ones((3, 3), bool)
@@ -395,8 +397,11 @@ def _orientation(theta: F32) -> np.ndarray:
     return np.asarray(np.rint(theta / (np.pi / ORIENTATIONS)).astype(np.intp) % ORIENTATIONS)
 
 
-def _chain_lengths(present: Bool, theta: F32, step_mm: F32, reach_px: float) -> F32:
-    """Length (mm) of the directed chain each ``present`` pixel belongs to (0 elsewhere).
+def _chain_lengths(
+    present: Bool, theta: F32, step_mm: F32, reach_px: float, counted: Bool | None = None
+) -> F32:
+    """Length (mm) of the directed chain each ``present`` pixel belongs to (0 elsewhere),
+    counting only its ``counted`` pixels when given.
 
     Two pixels chain when they are within ``reach_px`` (Chebyshev), their line-normal
     directions differ by at most one of the ``ORIENTATIONS`` steps, and the offset between them
@@ -433,7 +438,10 @@ def _chain_lengths(present: Bool, theta: F32, step_mm: F32, reach_px: float) -> 
     r, c = np.concatenate(rows), np.concatenate(cols)
     graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
     k, label = connected_components(graph, directed=False)
-    total = np.bincount(label, step_mm[ys, xs].astype(np.float64), k)
+    steps = step_mm[ys, xs].astype(np.float64)
+    if counted is not None:
+        steps = steps * counted[ys, xs]
+    total = np.bincount(label, steps, k)
     out = np.zeros(present.shape, np.float32)
     out[ys, xs] = total[label]
     return out

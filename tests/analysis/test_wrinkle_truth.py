@@ -180,3 +180,20 @@ def test_spot_is_not_a_wrinkle_and_line_is_not_a_spot():
     assert measure(lined)["pigmentation.spot_area_pct"] == pytest.approx(
         base["pigmentation.spot_area_pct"], abs=0.05
     )
+
+
+@pytest.mark.parametrize(("diameter_mm", "contrast"), [(3.0, 0.2), (5.0, 0.15)])
+def test_line_through_a_spot_keeps_its_length_there(diameter_mm, contrast):
+    """A fold running through a pigmented spot (or through a shadow the pigment stage takes for
+    one) is still a fold there: only chains that stay inside a spot are its edge, not a line.
+    Excluding every line pixel near a spot cut the spot's width plus margins out of the line
+    (5-8 mm here) and let a fold's measured length follow the spot detector in and out."""
+    alone = _render([_line(width_mm=0.6, depth=0.15)], seed=5)
+    spot = SpotSpec(center_xy=(250.0, 250.0), diameter_mm=diameter_mm, contrast=contrast)
+    spotted = render_spots(alone.image, [spot], mm_per_px=MM_PER_PX, rng=np.random.default_rng(0))
+    m_alone, m_spotted = measure(alone.image), measure(spotted.image)
+    # the spot is found ...
+    assert m_spotted["pigmentation.spot_area_pct"] > m_alone["pigmentation.spot_area_pct"]
+    # ... and the line keeps its length through it
+    assert m_spotted["wrinkles.length_mm"] >= 0.95 * m_alone["wrinkles.length_mm"]
+    assert m_spotted["wrinkles.length_mm"] == pytest.approx(alone.lengths_mm[0], rel=0.15)
