@@ -146,9 +146,9 @@ def region_metrics(
     severity_sum = 100.0 * depth_len
     count = t.distinct(np.where(centre, wrinkles.segments, 0))
 
-    spots = pigments.spots > 0
-    spot_px = t.sum_at(spots)
-    spot_c = t.sum_at(spots, pigments.spot_contrast)
+    counted = pigments.spot_weight > 0
+    spot_px = t.sum_at(counted, pigments.spot_weight)
+    spot_c = t.sum_at(counted, pigments.spot_weight * pigments.spot_contrast)
     spot_n = t.distinct(pigments.spots)
     mel = pigments.melanin.astype(np.float64) * 100.0
     mel_sum, mel_sq = t.sum(mel), t.sum(mel**2)

@@ -24,6 +24,7 @@ Spots: melanin contrast ``c = m - background`` with the background an opening (r
 blobs up to ``SPOT_MAX_MM``) then skin-only Gaussian; spots are connected areas with
 ``c > SPOT_LOW`` holding a core above ``SPOT_HIGH``, ``SPOT_MIN_MM``-``SPOT_MAX_MM`` in
 equivalent diameter, and not elongated (``SPOT_MAX_ELONGATION``), so wrinkles are not spots.
+Patches just outside those gates count in part towards spot area (``SPOT_FADE_*``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ SPOT_NOISE_HIGH = 5.0
 SPOT_MIN_MM = 1.0
 SPOT_MAX_MM = 10.0
 SPOT_MAX_ELONGATION = 3.0
+# just outside those gates a patch's area still counts in part, fading to nothing at these
+SPOT_FADE_MIN_MM = 0.8
+SPOT_FADE_MAX_MM = 13.0
+SPOT_FADE_ELONGATION = 4.0
 BACKGROUND_SIGMA_MM = 4.0
 SMOOTH_MM = 0.3  # chromophore maps are smoothed: unmixing amplifies pixel noise
 REDNESS_ABOVE_MEDIAN = 0.04  # erythema OD above the face's median that counts as red area
@@ -62,6 +67,8 @@ class PigmentMaps:
 
     melanin, haemoglobin: optical densities ``m`` and ``h``.
     spot_contrast: ``m`` above its local background. spots: int32 labels of accepted spots.
+    spot_weight: how fully each pixel counts towards spot area (1 on spots, 0-1 on patches
+    just outside the gates, see ``detect_spots``).
     red: bool, erythema above the face's median by ``REDNESS_ABOVE_MEDIAN``.
     lab: (H, W, 3) float32 CIELAB (L 0-100, a, b) for ITA.
     """
@@ -70,6 +77,7 @@ class PigmentMaps:
     haemoglobin: F32
     spot_contrast: F32
     spots: np.ndarray
+    spot_weight: F32
     red: Bool
     lab: F32
 
@@ -111,12 +119,18 @@ def _melanin_background(m: F32, skin: Bool, face: CanonicalFace) -> F32:
     return masked_gaussian(np.minimum(opened, filled), skin, face.px(BACKGROUND_SIGMA_MM))
 
 
-def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> np.ndarray:
-    """Label image of pigmented spots (see module docstring for the rule).
+def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> tuple[np.ndarray, F32]:
+    """Label image of pigmented spots (see module docstring for the rule), and how fully each
+    pixel counts towards spot area.
 
     Thresholds never fall below ``SPOT_LOW``/``SPOT_HIGH`` and rise with the skin's own melanin
     mottling (``SPOT_NOISE_LOW``/``SPOT_NOISE_HIGH`` robust standard deviations of the contrast),
     so that unmixing noise on dark or grainy photos is not taken for spots.
+
+    Spots (labelled, weight 1) pass the size and shape gates. A patch just outside them
+    (``SPOT_FADE_*``) is not a spot, but its area still counts in part, fading linearly to 0,
+    so a patch hovering at a gate no longer brings its whole area in or out from one photo
+    to the next.
     """
     values = contrast[skin]
     spread = 1.4826 * float(np.median(np.abs(values - np.median(values)))) if values.size else 0.0
@@ -124,8 +138,9 @@ def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> np.ndarray:
     high = max(SPOT_HIGH, SPOT_NOISE_HIGH * spread)
     candidate = (contrast > low) & skin
     labels, n = ndi.label(candidate)
+    none = np.zeros(contrast.shape, np.float32)
     if n == 0:
-        return np.asarray(labels, dtype=np.int32)
+        return np.asarray(labels, dtype=np.int32), none
     on = labels > 0
     peak = np.full(n + 1, -np.inf)
     np.maximum.at(peak, labels[on], contrast[on])
@@ -136,17 +151,31 @@ def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> np.ndarray:
     half = np.concatenate([[np.inf], 0.5 * peak])
     cut, m = ndi.label(strong[labels] & (contrast >= half[labels]))
     if m == 0:
-        return np.asarray(cut, dtype=np.int32)
+        return np.asarray(cut, dtype=np.int32), none
     area = np.bincount(cut.ravel(), minlength=m + 1)[1:].astype(np.float64)
     diameter = 2.0 * np.sqrt(area / np.pi) * mm_per_px
-    ok = (diameter >= SPOT_MIN_MM) & (diameter <= SPOT_MAX_MM)
+    weight = _fade(diameter, SPOT_FADE_MIN_MM, SPOT_MIN_MM) * _fade(
+        diameter, SPOT_FADE_MAX_MM, SPOT_MAX_MM
+    )
+    elongation = np.ones(m)
     slices = ndi.find_objects(cut)
-    for i in np.flatnonzero(ok):
+    for i in np.flatnonzero(weight > 0):
         sl = slices[i]
         if sl is not None:
-            ok[i] = _elongation(cut[sl] == i + 1) <= SPOT_MAX_ELONGATION
+            elongation[i] = _elongation(cut[sl] == i + 1)
+    weight *= _fade(elongation, SPOT_FADE_ELONGATION, SPOT_MAX_ELONGATION)
+    ok = (diameter >= SPOT_MIN_MM) & (diameter <= SPOT_MAX_MM)
+    ok &= elongation <= SPOT_MAX_ELONGATION
     relabeled, _ = ndi.label(np.concatenate([[False], ok])[cut])
-    return np.asarray(relabeled, dtype=np.int32)
+    weight = np.where(ok, 1.0, weight)
+    return np.asarray(relabeled, dtype=np.int32), np.concatenate([[0.0], weight])[cut].astype(
+        np.float32
+    )
+
+
+def _fade(x: np.ndarray, zero: float, one: float) -> np.ndarray:
+    """0 at or beyond ``zero``, 1 at or within ``one``, linear between (either order)."""
+    return np.asarray(np.clip((x - zero) / (one - zero), 0.0, 1.0))
 
 
 def _elongation(mask: Bool) -> float:
@@ -166,7 +195,7 @@ def pigment_maps(face: CanonicalFace, skin: Bool) -> PigmentMaps:
     h = np.asarray(cv2.GaussianBlur(h, (0, 0), sigma), np.float32)
     background = _melanin_background(m, skin, face)
     contrast = np.where(skin, m - background, 0.0).astype(np.float32)
-    spots = detect_spots(contrast, skin, face.mm_per_px)
+    spots, spot_weight = detect_spots(contrast, skin, face.mm_per_px)
     h_median = float(np.median(h[skin])) if skin.any() else 0.0
     red = skin & (h > h_median + REDNESS_ABOVE_MEDIAN)
     return PigmentMaps(
@@ -174,6 +203,7 @@ def pigment_maps(face: CanonicalFace, skin: Bool) -> PigmentMaps:
         haemoglobin=h,
         spot_contrast=contrast,
         spots=spots,
+        spot_weight=spot_weight,
         red=red,
         lab=cielab(face.rgb),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -197,3 +199,25 @@ def test_line_through_a_spot_keeps_its_length_there(diameter_mm, contrast):
     # ... and the line keeps its length through it
     assert m_spotted["wrinkles.length_mm"] >= 0.95 * m_alone["wrinkles.length_mm"]
     assert m_spotted["wrinkles.length_mm"] == pytest.approx(alone.lengths_mm[0], rel=0.15)
+
+
+def test_spot_area_fades_out_beyond_the_size_gate_instead_of_dropping():
+    """A patch just over ``SPOT_MAX_MM`` is not a spot, but its area fades out over a few mm
+    instead of vanishing: a spot hovering at the gate used to bring its whole area in or out
+    from one photo to the next. Below the gate nothing changes: area grows with the spot."""
+    img = skin(seed=1)
+    assert measure(img)["pigmentation.spot_count"] == 0
+
+    def spot(diameter_mm: float) -> dict[str, float]:
+        s = SpotSpec(center_xy=(250.0, 250.0), diameter_mm=diameter_mm, contrast=0.3)
+        rng = np.random.default_rng(0)
+        return measure(render_spots(img, [s], mm_per_px=MM_PER_PX, rng=rng).image)
+
+    sizes = (8.0, 9.0, 10.0, 10.5, 11.0, 12.0, 13.0, 15.0)
+    area = {d: spot(d)["pigmentation.spot_area_pct"] for d in sizes}
+    count = {d: spot(d)["pigmentation.spot_count"] for d in (9.0, 12.0)}
+    assert area[8.0] < area[9.0] < area[10.0]  # a growing spot reads as more area
+    steps = [area[a] - area[b] for a, b in itertools.pairwise(sizes[2:])]
+    assert max(steps) < 0.5 * area[10.0]  # no cliff: each step loses less than half
+    assert area[15.0] < 0.05 * area[10.0]  # and a large patch no longer counts
+    assert count == {9.0: 1, 12.0: 0}  # only spots inside the gates are counted as spots
