@@ -13,7 +13,9 @@ pass. Definitions and units:
   whose mean width is under ``wrinkles.FINE_MAX_WIDTH_MM`` (0.45 mm) and mean depth under
   ``wrinkles.FINE_MAX_DEPTH`` (6 %) / of the others.
 - ``pigmentation.melanin_mean``/``_sd``: melanin index (100 x melanin optical density) mean and SD.
-- ``pigmentation.spot_contrast``: mean melanin-index excess of spot pixels over their background.
+- ``pigmentation.spot_area_pct``/``spot_contrast``: percent of the region covered by spots, and
+  their mean melanin-index excess over the background; patches just outside the spot gates
+  count in part (``PigmentMaps.spot_weight``), so area does not jump at a gate.
 - ``pigmentation.ita_deg``: individual typology angle ``atan((L* - 50) / b*)`` of the mean CIELAB.
 - ``redness.mean``: erythema index (100 x haemoglobin optical density); ``redness.area_pct``: share
   above the face's median by ``pigment.REDNESS_ABOVE_MEDIAN``.
