@@ -167,10 +167,8 @@ def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> tuple[np.ndarra
     ok = (diameter >= SPOT_MIN_MM) & (diameter <= SPOT_MAX_MM)
     ok &= elongation <= SPOT_MAX_ELONGATION
     relabeled, _ = ndi.label(np.concatenate([[False], ok])[cut])
-    weight = np.where(ok, 1.0, weight)
-    return np.asarray(relabeled, dtype=np.int32), np.concatenate([[0.0], weight])[cut].astype(
-        np.float32
-    )
+    per_pixel = np.concatenate([[0.0], np.where(ok, 1.0, weight)])[cut]
+    return np.asarray(relabeled, dtype=np.int32), per_pixel.astype(np.float32)
 
 
 def _fade(x: np.ndarray, zero: float, one: float) -> np.ndarray:
