@@ -471,10 +471,38 @@ def _line_taps(theta: float, sigma_px: float) -> tuple[np.ndarray, np.ndarray, F
 
 def _along_line_mean(strength: F32, theta: F32, sigma_px: float, at: Bool) -> F32:
     """``strength`` averaged along each pixel's own line direction (one of ORIENTATIONS),
-    computed at the pixels ``at`` only (0 elsewhere); the image border reflects."""
+    computed at the pixels ``at`` only (0 elsewhere); the image border reflects (as OpenCV's
+    ``BORDER_REFLECT``: the image is padded once, then every tap is one flat gather)."""
     out = np.zeros(strength.shape, np.float32)
-    h, w = strength.shape
     ys, xs = np.nonzero(at)
+    if not len(ys):
+        return out
+    half = int(np.ceil(2.5 * sigma_px))
+    h, w = strength.shape
+    if half >= min(h, w):  # too small to pad by reflection once: reflect index by index
+        return _along_line_mean_small(strength, theta, sigma_px, ys, xs, out)
+    padded = cv2.copyMakeBorder(strength, half, half, half, half, cv2.BORDER_REFLECT).ravel()
+    stride = w + 2 * half
+    base = (ys + half) * stride + (xs + half)
+    orient = _orientation(theta[ys, xs])
+    for k in range(ORIENTATIONS):
+        sel = orient == k
+        if not sel.any():
+            continue
+        b = base[sel]
+        total = np.zeros(len(b), np.float64)
+        for dy, dx, wt in zip(*_line_taps(np.pi * k / ORIENTATIONS, sigma_px), strict=True):
+            total += wt * padded[b + (dy * stride + dx)]
+        out[ys[sel], xs[sel]] = total
+    return out
+
+
+def _along_line_mean_small(
+    strength: F32, theta: F32, sigma_px: float, ys: np.ndarray, xs: np.ndarray, out: F32
+) -> F32:
+    """``_along_line_mean`` at ``(ys, xs)`` into ``out``, each tap's index reflected on its own
+    (for images smaller than the taps' reach, which one padding cannot reflect)."""
+    h, w = strength.shape
     orient = _orientation(theta[ys, xs])
     for k in range(ORIENTATIONS):
         sel = orient == k

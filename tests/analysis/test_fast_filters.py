@@ -44,6 +44,19 @@ def test_along_line_mean_at_chosen_pixels_equals_a_line_filter():
     assert not got[~at].any()
 
 
+@pytest.mark.parametrize(("shape", "sigma"), [((300, 260), 7.5), ((40, 33), 7.5), ((90, 70), 3.0)])
+def test_along_line_mean_padded_once_equals_reflecting_each_index(shape, sigma):
+    """The padded, flat-gather path reads exactly what reflecting every tap's index reads
+    (images smaller than the taps' reach take that path themselves)."""
+    rng = np.random.default_rng(3)
+    strength = rng.random(shape).astype(np.float32)
+    theta = (rng.integers(0, w.ORIENTATIONS, shape) * np.pi / w.ORIENTATIONS).astype(np.float32)
+    at = rng.random(shape) < 0.3
+    ys, xs = np.nonzero(at)
+    slow = w._along_line_mean_small(strength, theta, sigma, ys, xs, np.zeros(shape, np.float32))
+    np.testing.assert_array_equal(w._along_line_mean(strength, theta, sigma, at), slow)
+
+
 def test_full_width_mask_matches_the_exact_distance_transform():
     rng = np.random.default_rng(2)
     centre = np.zeros((200, 150), bool)
