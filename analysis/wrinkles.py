@@ -480,7 +480,7 @@ def _along_line_mean(strength: F32, theta: F32, sigma_px: float, at: Bool) -> F3
     half = int(np.ceil(2.5 * sigma_px))
     h, w = strength.shape
     if half >= min(h, w):  # too small to pad by reflection once: reflect index by index
-        return _along_line_mean_small(strength, theta, sigma_px, ys, xs, out)
+        return _along_line_mean_by_index(strength, theta, sigma_px, ys, xs, out)
     padded = cv2.copyMakeBorder(strength, half, half, half, half, cv2.BORDER_REFLECT).ravel()
     stride = w + 2 * half
     base = (ys + half) * stride + (xs + half)
@@ -497,7 +497,7 @@ def _along_line_mean(strength: F32, theta: F32, sigma_px: float, at: Bool) -> F3
     return out
 
 
-def _along_line_mean_small(
+def _along_line_mean_by_index(
     strength: F32, theta: F32, sigma_px: float, ys: np.ndarray, xs: np.ndarray, out: F32
 ) -> F32:
     """``_along_line_mean`` at ``(ys, xs)`` into ``out``, each tap's index reflected on its own

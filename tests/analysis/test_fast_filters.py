@@ -46,14 +46,14 @@ def test_along_line_mean_at_chosen_pixels_equals_a_line_filter():
 
 @pytest.mark.parametrize(("shape", "sigma"), [((300, 260), 7.5), ((40, 33), 7.5), ((90, 70), 3.0)])
 def test_along_line_mean_padded_once_equals_reflecting_each_index(shape, sigma):
-    """The padded, flat-gather path reads exactly what reflecting every tap's index reads
-    (images smaller than the taps' reach take that path themselves)."""
+    """The padded, flat-gather path reads exactly what reflecting every tap's index reads,
+    also where the taps reach more than half way across the image (40 x 33, 19 px)."""
     rng = np.random.default_rng(3)
     strength = rng.random(shape).astype(np.float32)
     theta = (rng.integers(0, w.ORIENTATIONS, shape) * np.pi / w.ORIENTATIONS).astype(np.float32)
     at = rng.random(shape) < 0.3
     ys, xs = np.nonzero(at)
-    slow = w._along_line_mean_small(strength, theta, sigma, ys, xs, np.zeros(shape, np.float32))
+    slow = w._along_line_mean_by_index(strength, theta, sigma, ys, xs, np.zeros(shape, np.float32))
     np.testing.assert_array_equal(w._along_line_mean(strength, theta, sigma, at), slow)
 
 
