@@ -164,10 +164,9 @@ def detect_spots(contrast: F32, skin: Bool, mm_per_px: float) -> tuple[np.ndarra
         if sl is not None:
             elongation[i] = _elongation(cut[sl] == i + 1)
     weight *= _fade(elongation, SPOT_FADE_ELONGATION, SPOT_MAX_ELONGATION)
-    ok = (diameter >= SPOT_MIN_MM) & (diameter <= SPOT_MAX_MM)
-    ok &= elongation <= SPOT_MAX_ELONGATION
+    ok = weight >= 1.0  # inside every gate
     relabeled, _ = ndi.label(np.concatenate([[False], ok])[cut])
-    per_pixel = np.concatenate([[0.0], np.where(ok, 1.0, weight)])[cut]
+    per_pixel = np.concatenate([[0.0], weight])[cut]
     return np.asarray(relabeled, dtype=np.int32), per_pixel.astype(np.float32)
 
 

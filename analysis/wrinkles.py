@@ -469,50 +469,40 @@ def _line_taps(theta: float, sigma_px: float) -> tuple[np.ndarray, np.ndarray, F
     return dy, dx, np.asarray(w / w.sum(), np.float64)
 
 
-def _along_line_mean(strength: F32, theta: F32, sigma_px: float, at: Bool) -> F32:
+def _along_line_mean(
+    strength: F32, theta: F32, sigma_px: float, at: Bool, *, pad_once: bool = True
+) -> F32:
     """``strength`` averaged along each pixel's own line direction (one of ORIENTATIONS),
-    computed at the pixels ``at`` only (0 elsewhere); the image border reflects (as OpenCV's
-    ``BORDER_REFLECT``: the image is padded once, then every tap is one flat gather)."""
+    computed at the pixels ``at`` only (0 elsewhere); the image border reflects as OpenCV's
+    ``BORDER_REFLECT``. The image is padded once and every tap is one flat gather; an image
+    smaller than the taps' reach (or ``pad_once=False``) reflects each tap's indices instead."""
     out = np.zeros(strength.shape, np.float32)
     ys, xs = np.nonzero(at)
     if not len(ys):
         return out
+    h, w = strength.shape
     half = int(np.ceil(2.5 * sigma_px))
-    h, w = strength.shape
-    if half >= min(h, w):  # too small to pad by reflection once: reflect index by index
-        return _along_line_mean_by_index(strength, theta, sigma_px, ys, xs, out)
-    padded = cv2.copyMakeBorder(strength, half, half, half, half, cv2.BORDER_REFLECT).ravel()
-    stride = w + 2 * half
-    base = (ys + half) * stride + (xs + half)
+    if pad_once and half < min(h, w):
+        padded = cv2.copyMakeBorder(strength, half, half, half, half, cv2.BORDER_REFLECT).ravel()
+        stride = w + 2 * half
+        base = (ys + half) * stride + (xs + half)
+
+        def read(sel: np.ndarray, dy: int, dx: int) -> np.ndarray:
+            return np.asarray(padded[base[sel] + (dy * stride + dx)])
+    else:
+
+        def read(sel: np.ndarray, dy: int, dx: int) -> np.ndarray:
+            return np.asarray(strength[_reflect(ys[sel] + dy, h), _reflect(xs[sel] + dx, w)])
+
     orient = _orientation(theta[ys, xs])
     for k in range(ORIENTATIONS):
-        sel = orient == k
-        if not sel.any():
+        sel = np.flatnonzero(orient == k)
+        if not len(sel):
             continue
-        b = base[sel]
-        total = np.zeros(len(b), np.float64)
+        total = np.zeros(len(sel), np.float64)
         for dy, dx, wt in zip(*_line_taps(np.pi * k / ORIENTATIONS, sigma_px), strict=True):
-            total += wt * padded[b + (dy * stride + dx)]
+            total += wt * read(sel, int(dy), int(dx))
         out[ys[sel], xs[sel]] = total
-    return out
-
-
-def _along_line_mean_by_index(
-    strength: F32, theta: F32, sigma_px: float, ys: np.ndarray, xs: np.ndarray, out: F32
-) -> F32:
-    """``_along_line_mean`` at ``(ys, xs)`` into ``out``, each tap's index reflected on its own
-    (for images smaller than the taps' reach, which one padding cannot reflect)."""
-    h, w = strength.shape
-    orient = _orientation(theta[ys, xs])
-    for k in range(ORIENTATIONS):
-        sel = orient == k
-        if not sel.any():
-            continue
-        y, x = ys[sel], xs[sel]
-        total = np.zeros(len(y), np.float64)
-        for dy, dx, wt in zip(*_line_taps(np.pi * k / ORIENTATIONS, sigma_px), strict=True):
-            total += wt * strength[_reflect(y + dy, h), _reflect(x + dx, w)]
-        out[y, x] = total
     return out
 
 
