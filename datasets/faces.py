@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from analysis import landmarks as lm
 from analysis.types import F64, U8, Bool
 from datasets.synthetic import (
+    PROFILES,
     LineSpec,
     RednessSpec,
     RenderedLines,
@@ -46,6 +47,7 @@ from datasets.synthetic import (
     affine_jitter,
     curved_line,
     jpeg_roundtrip,
+    line_reach,
     polyline_length,
     render_lines,
     render_redness,
@@ -504,6 +506,7 @@ def face_wrinkles(
     width_mm: tuple[float, float] = (0.1, 1.5),
     depth: tuple[float, float] = (0.02, 0.25),
     highlight: tuple[float, float] = (0.05, 0.3),
+    profiles: Sequence[str] = ("soft",),
     min_width_px: float = 1.0,
     skin: Bool | None = None,
     margin_mm: float = 1.0,
@@ -523,6 +526,8 @@ def face_wrinkles(
         point-sampled truthfully (it would render as a dotted line).
     depth : Range of the relative darkening at the centre (0.02-0.25), drawn log-uniformly.
     highlight : Range of the bright shoulder amplitude (a faint highlighted edge), uniform.
+    profiles : Cross-section shapes (:data:`datasets.synthetic.PROFILES`), one drawn uniformly
+        per line when more than one is given (a single shape draws nothing from ``rng``).
     skin : Optional (H, W) bool mask on the photo grid; lines are clipped to it (see module).
     margin_mm : Lines keep this far inside ``skin``.
 
@@ -564,13 +569,74 @@ def face_wrinkles(
         w = _log_uniform(rng, lo_w, width_mm[1])
         d = _log_uniform(rng, *depth)
         hl = float(rng.uniform(*highlight))
+        shape = _pick_profile(rng, profiles)
         px = frame.to_px(np.stack([start, end]))
         arc = curved_line(tuple(px[0]), tuple(px[1]), curvature=curvature, n=48)
         poly = _clip_to(arc, allowed, MIN_LINE_MM / mm_per_px)
         if poly is None or polyline_length(poly) * mm_per_px < MIN_LINE_MM:
             continue
-        spec = LineSpec(poly, w, d, hl)
+        spec = LineSpec(poly, w, d, hl, shape)
         lines.append(FaceLine(site, spec, polyline_length(spec.points_px) * mm_per_px, curvature))
+    return tuple(lines)
+
+
+def _pick_profile(rng: np.random.Generator, profiles: Sequence[str]) -> str:
+    if not profiles:
+        raise ValueError("profiles must name at least one shape")
+    return profiles[0] if len(profiles) == 1 else str(profiles[int(rng.integers(len(profiles)))])
+
+
+SCATTERED = "scattered"
+"""The site name of :func:`scattered_wrinkles`' lines."""
+
+
+def scattered_wrinkles(
+    skin: Bool,
+    *,
+    mm_per_px: float,
+    rng: np.random.Generator,
+    count: tuple[int, int] = (15, 25),
+    length_mm: tuple[float, float] = (4.0, 30.0),
+    width_mm: tuple[float, float] = (0.1, 1.5),
+    depth: tuple[float, float] = (0.02, 0.25),
+    highlight: tuple[float, float] = (0.0, 0.3),
+    profiles: Sequence[str] = PROFILES,
+    curvature: float = 0.15,
+    min_width_px: float = 1.0,
+    margin_mm: float = 1.0,
+) -> tuple[FaceLine, ...]:
+    """Lines anywhere on the skin, in any direction, with no anatomy: the other placement.
+
+    A check that a detector finds lines rather than the places and directions the templates of
+    :func:`face_wrinkles` put them. Each line: a centre uniform over ``skin`` eroded by
+    ``margin_mm``, a direction uniform in 0-180 degrees, a chord log-uniform in ``length_mm``,
+    a curvature (sagitta over chord) uniform in +-``curvature``, width, depth and highlight as
+    :func:`face_wrinkles` draws them and a profile drawn from ``profiles``; clipped to that skin
+    like the templates' lines. Their site is :data:`SCATTERED`.
+    """
+    allowed = _erode(_check_mask(skin), margin_mm / mm_per_px)
+    ys, xs = np.nonzero(allowed)
+    if not len(xs):
+        return ()
+    lo_w = min(max(width_mm[0], min_width_px * mm_per_px), width_mm[1])
+    lines: list[FaceLine] = []
+    for _ in range(_count(rng, count)):
+        k = int(rng.integers(len(xs)))
+        centre = np.array([xs[k], ys[k]], np.float64)
+        angle = float(rng.uniform(0.0, math.pi))
+        half = _log_uniform(rng, *length_mm) / mm_per_px / 2
+        bend = float(rng.uniform(-curvature, curvature))
+        w = _log_uniform(rng, lo_w, width_mm[1])
+        d = _log_uniform(rng, *depth)
+        hl = float(rng.uniform(*highlight))
+        shape = _pick_profile(rng, profiles)
+        step = half * np.array([math.cos(angle), math.sin(angle)])
+        arc = curved_line(tuple(centre - step), tuple(centre + step), curvature=bend, n=48)
+        poly = _clip_to(arc, allowed, MIN_LINE_MM / mm_per_px)
+        if poly is None or polyline_length(poly) * mm_per_px < MIN_LINE_MM:
+            continue
+        spec = LineSpec(poly, w, d, hl, shape)
+        lines.append(FaceLine(SCATTERED, spec, polyline_length(poly) * mm_per_px, bend))
     return tuple(lines)
 
 
@@ -918,8 +984,8 @@ def _scene_box(scene: FaceScene, shape: tuple[int, int]) -> tuple[int, int, int,
     """(x0, y0, x1, y1) pixel box holding every pixel any element of the scene can touch."""
     px = 1.0 / scene.mm_per_px
     boxes = []
-    for ln in scene.lines:  # profile reach (3.5 FWHM + 2 px) plus the end taper
-        reach = 3.5 * ln.spec.width_mm * px + 2 + 0.5 * px + 2
+    for ln in scene.lines:  # profile reach plus the end taper
+        reach = line_reach(ln.spec.width_mm * px, ln.spec.profile) + 0.5 * px + 2
         boxes.append(np.r_[ln.spec.points_px.min(0) - reach, ln.spec.points_px.max(0) + reach])
     for sp in scene.spots:  # outline reach: elongation, wobble (>= 0.2 of the ellipse) and edge
         reach = sp.spec.diameter_mm * px / (1 - sp.spec.eccentricity**2) ** 0.25 * 4 + 2 * px + 2
@@ -977,7 +1043,7 @@ def fade_scene(scene: FaceScene, fade: Fade) -> FaceScene:
         if f == 0.0 or keep < 1.0 or ln.spec.depth * f <= 0:
             continue
         pts = cut_polyline(ln.spec.points_px, (total - keep) / 2, (total + keep) / 2)
-        spec = LineSpec(pts, ln.spec.width_mm, ln.spec.depth * f, ln.spec.highlight)
+        spec = replace(ln.spec, points_px=pts, depth=ln.spec.depth * f)
         lines.append(FaceLine(ln.site, spec, polyline_length(pts) * mm, ln.curvature))
     spots = []
     for sp in scene.spots:

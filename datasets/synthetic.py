@@ -178,15 +178,25 @@ class LineSpec:
     width_mm : Full width at half maximum of the darkening profile (typically 0.1-1.5 mm).
     depth : Relative luminance drop at the centre (typically 0.02-0.25): the centre pixel's
         luminance is ``(1 - depth)`` times that of the surrounding skin.
-    highlight : Amplitude of the bright shoulder term on each side (which peaks at distance
-        ``width_mm``), as a fraction of ``depth``; in [0, 0.5]. The Gaussian core still darkens
-        there, so the net brightening peaks at ~0.65 x highlight x depth, at ~1.3 x width_mm.
+    highlight : Amplitude of the bright shoulder term (which peaks at distance ``width_mm``), as
+        a fraction of ``depth``; in [0, 0.5]. The Gaussian core still darkens there, so the net
+        brightening peaks at ~0.65 x highlight x depth, at ~1.3 x width_mm. Used by the
+        ``"soft"`` profile (both sides) and the ``"oblique"`` one (the lit side only).
+    profile : Cross-section shape, one of :data:`PROFILES`; every one darkens by exactly
+        ``depth`` on the centre line and spans exactly ``width_mm`` between its half-depth
+        points. ``"soft"``: a Gaussian core with a bright shoulder on each side. ``"v"``: a
+        triangular groove reaching 0 at ``width_mm``. ``"flat"``: a flat-bottomed trough
+        (``exp(-ln 2 (2d / w)^4)``). ``"exp"``: a cusp with long tails (``exp(-ln 2 x 2d / w)``).
+        ``"oblique"``: light from one side, a Gaussian core with the shoulder on the polyline's
+        left (the side of +90 degrees from its direction on screen, y down) only, so the
+        line is darker than its surroundings on one side and brighter on the other.
     """
 
     points_px: F64
     width_mm: float
     depth: float
     highlight: float = 0.15
+    profile: str = "soft"
 
     def __post_init__(self) -> None:
         pts = np.array(self.points_px, dtype=np.float64)
@@ -197,6 +207,8 @@ class LineSpec:
             raise ValueError("points_px must span a non-zero length")
         if not (self.width_mm > 0 and 0 < self.depth < 1 and 0 <= self.highlight <= 0.5):
             raise ValueError("need width_mm > 0, 0 < depth < 1 and 0 <= highlight <= 0.5")
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         pts = pts[keep]
         pts.setflags(write=False)
         object.__setattr__(self, "points_px", pts)
@@ -253,26 +265,84 @@ def curved_line(
     return (a + b) / 2 + np.outer(radius * np.sin(t), u) + np.outer(off, normal)
 
 
-def _profile(d: F64, fwhm: float, highlight: float) -> F64:
-    """Net darkening profile: 1 at d=0, exactly 0.5 at d=fwhm/2, bright shoulder at d=fwhm."""
+PROFILES = ("soft", "v", "flat", "exp", "oblique")
+"""Line cross-section shapes (see :class:`LineSpec`)."""
+
+_LN2 = math.log(2.0)
+
+
+def _shoulder(d: F64, fwhm: float) -> F64:
+    """``x**2 exp(1 - x**2)``, ``x = d / fwhm``: 0 at the centre, peak 1 at ``d = fwhm``."""
     x2 = (d / fwhm) ** 2
-    shoulder = x2 * np.exp(1.0 - x2)  # 0 at d=0, peak 1 at d=fwhm
-    # Choose the Gaussian's sigma so that the net profile still halves at fwhm/2.
+    return np.asarray(x2 * np.exp(1.0 - x2), np.float64)
+
+
+def _oblique_sigma(fwhm: float, highlight: float) -> float:
+    """Sigma of the oblique profile's Gaussian core: the dark side halves at
+    ``sigma sqrt(2 ln 2)``, the lit side (shoulder subtracted) sooner; together they span
+    exactly ``fwhm``."""
+    from scipy.optimize import brentq
+
+    def lit_half(sigma: float) -> float:
+        def f(d: float) -> float:
+            x2 = (d / fwhm) ** 2
+            return math.exp(-(d**2) / (2 * sigma**2)) - highlight * x2 * math.exp(1 - x2) - 0.5
+
+        return float(brentq(f, 0.0, sigma * math.sqrt(2 * _LN2)))
+
+    def excess(sigma: float) -> float:
+        return sigma * math.sqrt(2 * _LN2) + lit_half(sigma) - fwhm
+
+    hi = fwhm / math.sqrt(2 * _LN2)  # the dark side alone would span fwhm
+    return (
+        float(brentq(excess, 1e-6 * fwhm, hi))
+        if highlight > 0
+        else fwhm / (2 * math.sqrt(2 * _LN2))
+    )
+
+
+def _profile(d: F64, fwhm: float, highlight: float, kind: str = "soft") -> F64:
+    """Net darkening profile at signed distance ``d`` (positive on the polyline's left): 1 at
+    ``d = 0`` and 0.5 at the two half-depth points, ``fwhm`` apart (at ``+-fwhm / 2`` for the
+    symmetric shapes)."""
+    a = np.abs(d)
+    if kind == "v":
+        return np.clip(1.0 - a / fwhm, 0.0, None)
+    if kind == "flat":
+        return np.asarray(np.exp(-_LN2 * (2 * a / fwhm) ** 4), np.float64)
+    if kind == "exp":
+        return np.asarray(np.exp(-_LN2 * 2 * a / fwhm), np.float64)
+    if kind == "oblique":
+        sigma = _oblique_sigma(fwhm, highlight)
+        lit = np.where(d > 0, highlight * _shoulder(d, fwhm), 0.0)
+        return np.asarray(np.exp(-(d**2) / (2 * sigma**2)) - lit, np.float64)
+    # soft: choose the Gaussian's sigma so that the net profile still halves at fwhm/2
     sigma = (fwhm / 2) / math.sqrt(-2 * math.log(0.5 + highlight * 0.25 * math.exp(0.75)))
-    return np.exp(-(d**2) / (2 * sigma**2)) - highlight * shoulder
+    return np.asarray(np.exp(-(d**2) / (2 * sigma**2)) - highlight * _shoulder(d, fwhm), np.float64)
 
 
-def _reach(fwhm: float) -> float:
+def _half_points(fwhm: float, highlight: float, kind: str) -> tuple[float, float]:
+    """Distances of the half-depth points on the right (negative d) and left sides."""
+    if kind != "oblique":
+        return fwhm / 2, fwhm / 2
+    dark = _oblique_sigma(fwhm, highlight) * math.sqrt(2 * _LN2)
+    return dark, fwhm - dark
+
+
+def line_reach(fwhm: float, kind: str = "soft") -> float:
     """Distance in pixels beyond which a line's profile is negligible (< 2e-4 of its depth)."""
-    return 3.5 * fwhm + 2
+    factor = {"v": 1.0, "flat": 1.0, "exp": 6.2}.get(kind, 3.5)
+    return factor * fwhm + 2
 
 
 def _line_field(
     spec: LineSpec, fwhm: float, taper: float, box: tuple[int, int, int, int]
 ) -> tuple[F64, F64]:
-    """Distance to the end-extended polyline and arc length of the nearest point, in ``box``.
+    """Signed distance to the end-extended polyline (positive on its left: the side of +90
+    degrees from its direction on screen, y down) and arc length of the nearest point, in
+    ``box``.
 
-    Distances are only computed within ``_reach(fwhm)`` of a segment; elsewhere they are inf.
+    Distances are only computed within ``line_reach(fwhm)`` of a segment; elsewhere they are inf.
     """
     pts = spec.points_px
     t0, t1 = pts[1] - pts[0], pts[-1] - pts[-2]
@@ -281,7 +351,8 @@ def _line_field(
     x0, y0, x1, y1 = box
     dist2 = np.full((y1 - y0, x1 - x0), np.inf)
     arc = np.zeros_like(dist2)
-    reach = _reach(fwhm)
+    side = np.ones_like(dist2)
+    reach = line_reach(fwhm, spec.profile)
     s0 = -taper / 2
     for a, b in itertools.pairwise(ext):
         ab = b - a
@@ -299,8 +370,11 @@ def _line_field(
             closer = d2 < dist2[win]
             dist2[win] = np.where(closer, d2, dist2[win])
             arc[win] = np.where(closer, s0 + t * seg, arc[win])
+            # screen coordinates (y down): the left of direction (dx, dy) is (dy, -dx)
+            left = np.where(px * ab[1] - py * ab[0] > 0, 1.0, -1.0)
+            side[win] = np.where(closer, left, side[win])
         s0 += seg
-    return np.sqrt(dist2), arc
+    return side * np.sqrt(dist2), arc
 
 
 def _rasterise(points_px: F64, canvas: Bool) -> None:
@@ -319,9 +393,10 @@ def render_lines(image: U8, lines: Sequence[LineSpec], *, mm_per_px: float) -> R
     """Darken wrinkle-like lines into ``image`` with exact truth.
 
     The relative luminance drop at distance ``d`` (pixels) from a centre line is
-    ``depth * w(s) * (g(d) - highlight * h(d))``: ``g`` is a Gaussian with ``g(0) = 1``, ``h`` a
-    shoulder ``x**2 exp(1 - x**2)`` with ``x = d / fwhm`` (0 at the centre, peak 1 at
-    ``d = fwhm``), and ``g``'s sigma makes the net profile exactly 0.5 at ``fwhm / 2``. ``w(s)``
+    ``depth * w(s) * p(d)``. For the default ``"soft"`` profile ``p = g(d) - highlight * h(d)``:
+    ``g`` is a Gaussian with ``g(0) = 1``, ``h`` a shoulder ``x**2 exp(1 - x**2)`` with
+    ``x = d / fwhm`` (0 at the centre, peak 1 at ``d = fwhm``), and ``g``'s sigma makes the net
+    profile exactly 0.5 at ``fwhm / 2``; the other shapes are in :class:`LineSpec`. ``w(s)``
     fades each end smoothly over :data:`TAPER_MM` centred on the end point (0.5 at the end), so
     the half-depth length equals the polyline length. All channels are multiplied by the same
     factor in linear light, so luminance drops by exactly the depth and hue is preserved
@@ -348,7 +423,7 @@ def render_lines(image: U8, lines: Sequence[LineSpec], *, mm_per_px: float) -> R
         lengths.append(length * mm_per_px)
         fwhm = spec.width_mm / mm_per_px
         taper = min(TAPER_MM / mm_per_px, length)
-        margin = _reach(fwhm) + taper / 2
+        margin = line_reach(fwhm, spec.profile) + taper / 2
         x0, y0 = np.maximum(np.floor(pts.min(axis=0) - margin).astype(int), 0)
         x1 = min(int(np.ceil(pts[:, 0].max() + margin)) + 1, w)
         y1 = min(int(np.ceil(pts[:, 1].max() + margin)) + 1, h)
@@ -357,11 +432,12 @@ def render_lines(image: U8, lines: Sequence[LineSpec], *, mm_per_px: float) -> R
             iy, ix = np.nonzero(np.isfinite(dist))
             d, s = dist[iy, ix], arc[iy, ix]
             ends = _smoothstep(s / taper + 0.5) * _smoothstep((length - s) / taper + 0.5)
-            drop = spec.depth * ends * _profile(d, fwhm, spec.highlight)
+            drop = spec.depth * ends * _profile(d, fwhm, spec.highlight, spec.profile)
+            right, left = _half_points(fwhm, spec.highlight, spec.profile)
             iy, ix = iy + y0, ix + x0
             dark[iy, ix] = np.maximum(dark[iy, ix], drop)
             bright[iy, ix] = np.maximum(bright[iy, ix], -drop)
-            mask[iy, ix] |= (d <= fwhm / 2) & (s >= 0) & (s <= length)
+            mask[iy, ix] |= (d <= left) & (d >= -right) & (s >= 0) & (s <= length)
         _rasterise(pts, centre)
     depth_map = (dark - bright).astype(np.float32)
     out = _encode(lin * (1 - depth_map)[..., None])

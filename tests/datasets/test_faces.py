@@ -34,6 +34,7 @@ from datasets.faces import (
     random_nuisance,
     render_face,
     render_series,
+    scattered_wrinkles,
     truth_table,
 )
 from datasets.synthetic import (
@@ -127,8 +128,8 @@ def measure_line(
     width_mm: float,
 ) -> tuple[float, float, float] | None:
     """(depth, FWHM mm, half-depth length mm) of one drawn line from the relative darkening of
-    the image, away from other lines (``others``: polyline and width); None when too little of
-    it is alone. The length is NaN when another line comes near either end."""
+    the image, away from other lines (``others``: polyline and how far it darkens, mm); None
+    when too little of it is alone. The length is NaN when another line comes near either end."""
     reach = 2.5 * width_mm / mm + 2
     lo = np.floor(pts.min(0) - reach).astype(int).clip(0)
     hi = np.minimum(np.ceil(pts.max(0) + reach).astype(int), drop_image.shape[1::-1])
@@ -142,7 +143,7 @@ def measure_line(
     near_ends = False
     ends = np.array([pts[0], pts[-1]])
     for o, w in others:  # leave out crossings and near neighbours
-        keep_out = (width_mm + 1.5 * w) / mm + 1
+        keep_out = (width_mm + w) / mm + 1
         if np.any(o.min(0) > xy.max(0) + keep_out) or np.any(o.max(0) < xy.min(0) - keep_out):
             continue
         clear &= nearest_on_polyline(o, xy)[0] > keep_out
@@ -180,13 +181,21 @@ def check_lines_exact(before: U8, scene: FaceScene, after: U8) -> None:
     drop[crop] = 1 - lum(after[crop]) / np.maximum(lum(before[crop]), 1e-6)
     measured = []
     for ln in scene.lines:
-        others = [(o.spec.points_px, o.spec.width_mm) for o in scene.lines if o is not ln]
+        # how far another line darkens: 1.5 widths, but the "exp" profile's tails run further
+        others = [
+            (o.spec.points_px, {"exp": 6.5}.get(o.spec.profile, 1.5) * o.spec.width_mm)
+            for o in scene.lines
+            if o is not ln
+        ]
         got = measure_line(drop, ln.spec.points_px, mm, others, ln.spec.width_mm)
         if got is None:
             continue
         depth, fwhm, length = got
-        assert depth == pytest.approx(ln.spec.depth, abs=0.01), ln.site
-        assert fwhm == pytest.approx(ln.spec.width_mm, abs=0.05 + 0.04 * ln.spec.width_mm), ln.site
+        assert depth == pytest.approx(ln.spec.depth, abs=0.01), (ln.site, ln.spec.profile)
+        assert fwhm == pytest.approx(ln.spec.width_mm, abs=0.05 + 0.04 * ln.spec.width_mm), (
+            ln.site,
+            ln.spec.profile,
+        )
         if np.isfinite(length):
             assert length == pytest.approx(ln.length_mm, abs=0.3 + 0.01 * ln.length_mm), ln.site
         else:
@@ -268,6 +277,48 @@ def test_truth_is_exact_on_a_real_face(real_face):
     with_spots = render_face(rgb, spots_only).image
     check_lines_exact(with_spots, scene, out.image)
     check_spots_exact(rgb, spots_only, with_spots, out.spots.mask)
+
+
+def test_scattered_wrinkles_lie_on_skin_in_every_direction_and_shape(skin_canvas):
+    """The other placement: lines anywhere on the skin, any direction, every profile; drawn
+    exactly (symmetric shapes measured on the pixels like the templates' lines; the oblique
+    one in ``test_synthetic``) and inside the scene box ``render_face`` draws in."""
+    import cv2
+
+    from datasets.faces import SCATTERED
+    from datasets.synthetic import PROFILES, render_lines
+
+    mm = 0.1
+    h, w = skin_canvas.shape[:2]
+    skin = np.zeros((h, w), np.uint8)
+    cv2.ellipse(skin, (w // 2, h // 2), (w // 3, h // 3), 0, 0, 360, 1, -1)
+    skin = skin.astype(bool)
+    rng = np.random.default_rng(21)
+    lines = scattered_wrinkles(
+        skin, mm_per_px=mm, rng=rng, count=(40, 40), width_mm=(0.4, 1.2), depth=(0.05, 0.25)
+    )
+    assert 30 <= len(lines) <= 40  # some are clipped away at the skin's edge
+    assert {ln.site for ln in lines} == {SCATTERED}
+    assert {ln.spec.profile for ln in lines} == set(PROFILES)
+    inner = cv2.erode(skin.astype(np.uint8), np.ones((19, 19), np.uint8)).astype(bool)
+    for ln in lines:
+        ij = np.rint(ln.spec.points_px).astype(int)
+        assert skin[ij[:, 1], ij[:, 0]].all()  # clipped to the skin less 1 mm
+        assert 3.0 <= ln.length_mm <= 30.0 * 1.06  # the chord is at most 30 mm, sagitta 15 %
+    ends = np.array([ln.spec.points_px[-1] - ln.spec.points_px[0] for ln in lines])
+    angle = np.degrees(np.arctan2(ends[:, 1], ends[:, 0])) % 180
+    assert np.histogram(angle, bins=4, range=(0, 180))[0].min() >= 4  # every direction
+    assert inner.any()
+    # drawn exactly, and the scene box holds every line's reach (the "exp" tails are long)
+    scene = FaceScene(np.zeros((478, 2)), mm, lines, (), (), 0)
+    out = render_face(skin_canvas, scene)
+    assert np.array_equal(
+        out.image, render_lines(skin_canvas, [ln.spec for ln in lines], mm_per_px=mm).image
+    )
+    symmetric = FaceScene(
+        scene.points, mm, tuple(ln for ln in lines if ln.spec.profile != "oblique"), (), (), 0
+    )
+    check_lines_exact(skin_canvas, symmetric, render_face(skin_canvas, symmetric).image)
 
 
 def test_render_face_matches_drawing_each_layer_on_the_whole_image(astronaut_face, skin_canvas):

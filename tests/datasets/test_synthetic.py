@@ -15,6 +15,7 @@ from analysis.types import F64, Bool
 from datasets.synthetic import (
     LUMA,
     MELANIN_OD,
+    PROFILES,
     LineSpec,
     RednessSpec,
     SpotSpec,
@@ -137,6 +138,49 @@ def test_line_truth_is_exact(geometry, width_mm):
     assert cl.sum() * MM == pytest.approx(length_px * MM, rel=0.05)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("width_mm", [0.3, 1.0])
+def test_every_profile_has_the_requested_depth_and_width(profile, width_mm):
+    """Each cross-section shape darkens by exactly ``depth`` on the centre line and spans
+    exactly ``width_mm`` between its half-depth points (measured on the 8-bit image and on the
+    applied drop); the truth mask covers the pixels between those points."""
+    pts = GEOMETRIES["horizontal"]  # left of +x on screen (y down) is up: rows < 100
+    spec = LineSpec(pts, width_mm, 0.12, highlight=0.3, profile=profile)
+    out = render_lines(RAMP, [spec], mm_per_px=MM)
+    cols = slice(60, 240)
+    drop = (1 - luminance(out.image) / luminance(RAMP))[:, cols].mean(axis=1)
+    exact = out.depth_map[:, cols].mean(axis=1).astype(np.float64)
+    assert exact[100] == pytest.approx(0.12, abs=1e-6)
+    assert drop[100] == pytest.approx(0.12, abs=0.005)
+    assert int(np.argmax(exact)) == 100  # the centre line is the darkest row
+
+    def half_width_px(profile_rows: F64, step: int) -> float:
+        """Distance from row 100 to where the profile first falls below half its centre."""
+        half = profile_rows[100] / 2
+        r = 100
+        while profile_rows[r + step] >= half:
+            r += step
+        a, b = profile_rows[r], profile_rows[r + step]
+        return abs(r - 100) + (a - half) / (a - b)
+
+    width = (half_width_px(exact, -1) + half_width_px(exact, 1)) * MM
+    assert width == pytest.approx(width_mm, abs=0.02)
+    assert np.abs(drop - exact).max() < 0.006  # the 8-bit image carries the applied drop
+    up, down = half_width_px(exact, -1), half_width_px(exact, 1)
+    if profile == "oblique":  # lit above the line (its left), in shadow below
+        assert up < down
+        assert exact[:100].min() < -0.01
+        assert exact[101:].min() > -1e-9
+    else:
+        assert up == pytest.approx(down, abs=1e-6)
+    mask_rows = out.mask[:, cols].all(axis=1)
+    assert mask_rows.sum() == pytest.approx(width_mm / MM, abs=1.01)
+    assert np.flatnonzero(mask_rows).min() >= 100 - up - 0.5
+    assert np.flatnonzero(mask_rows).max() <= 100 + down + 0.5
+    far = np.abs(np.arange(200) - 100) > {"exp": 6.2}.get(profile, 3.5) * width_mm / MM + 2
+    assert np.array_equal(out.image[far][:, cols], RAMP[far][:, cols])
+
+
 def test_line_ends_taper_to_half_depth_at_the_end_points():
     pts = GEOMETRIES["horizontal"]
     row = render_lines(FLAT, [LineSpec(pts, 0.5, 0.2)], mm_per_px=MM).depth_map[100]
@@ -191,6 +235,8 @@ def test_line_spec_validation():
         LineSpec(np.ones((3, 2)), 0.5, 0.1)
     with pytest.raises(ValueError, match="depth"):
         LineSpec(np.array([[0.0, 0], [5, 0]]), 0.5, 1.5)
+    with pytest.raises(ValueError, match="profile"):
+        LineSpec(np.array([[0.0, 0], [5, 0]]), 0.5, 0.1, profile="square")
 
 
 @pytest.mark.parametrize(("eccentricity", "irregularity"), [(0.0, 0.0), (0.0, 0.15), (0.6, 0.15)])
