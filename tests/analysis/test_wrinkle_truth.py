@@ -8,20 +8,24 @@ import numpy as np
 import pytest
 
 from datasets.synthetic import (
+    PROFILES,
     LineSpec,
+    RednessSpec,
     SpotSpec,
     adjust_exposure,
     adjust_white_balance,
     curved_line,
     render_lines,
+    render_redness,
     render_spots,
+    srgb_to_linear,
 )
 from tests.analysis.synthetic_face import MM_PER_PX, measure, skin
 
 
-def _line(width_mm=0.5, depth=0.10, y=250.0, x0=100.0, x1=400.0, curvature=0.0):
+def _line(width_mm=0.5, depth=0.10, y=250.0, x0=100.0, x1=400.0, curvature=0.0, profile="soft"):
     pts = curved_line((x0, y), (x1, y), curvature=curvature)
-    return LineSpec(points_px=pts, width_mm=width_mm, depth=depth)
+    return LineSpec(points_px=pts, width_mm=width_mm, depth=depth, profile=profile)
 
 
 def _render(lines, seed=0):
@@ -105,6 +109,24 @@ def test_deeper_line_raises_depth_and_severity():
     assert deep["wrinkles.mean_depth"] == pytest.approx(15.0, rel=0.25)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_cross_section_is_found_and_a_deeper_one_reads_deeper(profile):
+    """Not only the default renderer's soft profile with its bright shoulders: a V groove, a
+    flat trough, an exponential cusp and a one-sided (obliquely lit) line are found along
+    their length, and their measured depth and severity rise with the drawn depth."""
+    lines = {d: _line(width_mm=0.6, depth=d, curvature=0.05, profile=profile) for d in (0.1, 0.2)}
+    drawn = {d: _render([ln]) for d, ln in lines.items()}
+    m = {d: measure(r.image) for d, r in drawn.items()}
+    for d, got in m.items():
+        assert got["wrinkles.count"] == 1, (profile, d)
+        assert got["wrinkles.length_mm"] == pytest.approx(drawn[d].lengths_mm[0], rel=0.15)
+    assert m[0.1]["wrinkles.mean_depth"] < m[0.2]["wrinkles.mean_depth"]
+    assert m[0.1]["wrinkles.severity"] < m[0.2]["wrinkles.severity"]
+    # the measured depth is the darkening at the centre, seen on the canonical grid (a cusp
+    # narrower than its pixels reads shallower)
+    assert m[0.2]["wrinkles.mean_depth"] == pytest.approx(20.0, rel=0.3)
+
+
 def test_fading_line_lowers_severity_while_still_detected():
     depths = [0.20, 0.15, 0.10, 0.07]
     results = [measure(_render([_line(depth=d)]).image) for d in depths]
@@ -182,6 +204,29 @@ def test_spot_is_not_a_wrinkle_and_line_is_not_a_spot():
     assert measure(lined)["pigmentation.spot_area_pct"] == pytest.approx(
         base["pigmentation.spot_area_pct"], abs=0.05
     )
+
+
+def _red(image, *centres, diameter_mm=9.0, strength=0.35):
+    patches = [
+        RednessSpec(center_xy=c, diameter_mm=diameter_mm, strength=strength) for c in centres
+    ]
+    return render_redness(image, patches, mm_per_px=MM_PER_PX, rng=np.random.default_rng(3)).image
+
+
+def test_red_patches_alone_add_almost_no_line():
+    """Blood absorbs green, so a red patch is darker in luminance (here by more than a deep
+    line); its edges are steps, not valleys: three strong patches add about 1 mm of line.
+    (A line crossing a strong patch is another matter: docs/method.md, 2026-11-29, third
+    session.)"""
+    img = skin(seed=6)
+    reddened = _red(img, (180.0, 250.0), (320.0, 250.0), (250.0, 130.0))
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    darker = 1 - (srgb_to_linear(reddened / 255.0) @ luma) / (srgb_to_linear(img / 255.0) @ luma)
+    assert darker.max() > 0.15
+    base, red = measure(img), measure(reddened)
+    assert red["wrinkles.length_mm"] <= base["wrinkles.length_mm"] + 2
+    assert red["wrinkles.severity"] <= base["wrinkles.severity"] + 0.5
+    assert red["redness.mean"] > base["redness.mean"]
 
 
 @pytest.mark.parametrize(("diameter_mm", "contrast"), [(3.0, 0.2), (5.0, 0.15)])
