@@ -530,14 +530,19 @@ def _two_sided(candidates: Bool, rel: F32, sigma: F32, theta: F32) -> Bool:
     nx, ny = np.cos(theta[ys, xs]), np.sin(theta[ys, xs])
     offsets = np.linspace(-ELONGATION, ELONGATION, ALONG_SAMPLES)
 
+    flat = rel.ravel()
+
     def mean_at(shift: float, along: np.ndarray = offsets) -> np.ndarray:
         total = np.zeros(len(xs), np.float64)
-        for t in along:
-            px = xs + (shift * nx - t * ny) * s
-            py = ys + (shift * ny + t * nx) * s
-            xi = np.clip(np.rint(px), 0, w - 1).astype(np.intp)
-            yi = np.clip(np.rint(py), 0, h - 1).astype(np.intp)
-            total += rel[yi, xi]
+        across_x, across_y = shift * nx, shift * ny
+        for t in along:  # nearest pixel of each tap, in place (no temporaries per step)
+            px = (across_x - t * ny) * s
+            px += xs
+            py = (across_y + t * nx) * s
+            py += ys
+            np.clip(np.rint(px, out=px), 0, w - 1, out=px)
+            np.clip(np.rint(py, out=py), 0, h - 1, out=py)
+            total += flat[py.astype(np.intp) * w + px.astype(np.intp)]
         return total / len(along)
 
     centre = mean_at(0.0)
