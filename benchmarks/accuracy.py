@@ -458,8 +458,13 @@ class _Truth:
     skin: Bool
 
 
+def _others(t: _Truth) -> Bool:
+    """Truth centre pixels outside the headline class: ignored when it is scored."""
+    return np.asarray(~t.target[t.ids] & t.centre)
+
+
 def _score(det: Bool, det_mask: Bool, clean: Bool, clean_mask: Bool, t: _Truth, cls: str) -> Counts:
-    other = ~t.target[t.ids] & t.centre if cls == "target" else np.zeros_like(t.centre)
+    other = _others(t) if cls == "target" else np.zeros_like(t.centre)
     other_mask = ~t.target[t.mask_ids] & t.mask if cls == "target" else np.zeros_like(t.mask)
     truth = t.centre & ~other
     truth_mask = t.mask & ~other_mask
@@ -507,8 +512,7 @@ def _recall_by_site(
 ) -> dict[str, tuple[int, int]]:
     """Headline-class truth pixels found and scored, per template site (both sides together),
     with the ignore zone of ``_score``."""
-    other = ~t.target[t.ids] & t.centre
-    scored = t.centre & t.target[t.ids] & t.skin & ~_near(clean | other)
+    scored = t.centre & t.target[t.ids] & t.skin & ~_near(clean | _others(t))
     hit = scored & _near(det)
     out: dict[str, tuple[int, int]] = {}
     for k, ln in enumerate(lines, 1):
@@ -931,13 +935,15 @@ def _site_table(results: Sequence[FaceResult]) -> list[str]:
     return out + _table(["set", *names], rows)
 
 
-def _drawn(r: FaceResult, drawing: str, name: str, thr: float) -> Counts:
-    """Headline counts of ``name`` ("ours" or a baseline at threshold ``thr``) on one
+def _drawn(r: FaceResult, drawing: str, name: str, thr: float | None = None) -> Counts:
+    """Headline counts of ``name`` (``"ours"``, or a baseline at threshold ``thr``) on one
     drawing: the default one or one of :data:`RENDERERS`."""
+    if name == "ours":
+        return r.ours["target"] if drawing == DEFAULT_DRAWING else r.robust[drawing]["ours"][0]
+    assert thr is not None
     if drawing == DEFAULT_DRAWING:
-        return r.ours["target"] if name == "ours" else _at(r, name, thr, "target")
-    i = 0 if name == "ours" else r.thresholds[name].index(thr)
-    return r.robust[drawing][name][i]
+        return _at(r, name, thr, "target")
+    return r.robust[drawing][name][r.thresholds[name].index(thr)]
 
 
 def _robust_tables(
@@ -959,7 +965,7 @@ def _robust_tables(
         if not part:
             continue
         for drawing in (DEFAULT_DRAWING, *RENDERERS):
-            ours = _pool(_drawn(r, drawing, "ours", 0.0) for r in part)
+            ours = _pool(_drawn(r, drawing, "ours") for r in part)
             cells = [
                 label,
                 drawing,

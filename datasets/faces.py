@@ -566,24 +566,45 @@ def face_wrinkles(
     allowed = None if skin is None else _erode(_check_mask(skin), margin_mm / mm_per_px)
     lines: list[FaceLine] = []
     for site, start, end, curvature in plans:
-        w = _log_uniform(rng, lo_w, width_mm[1])
-        d = _log_uniform(rng, *depth)
-        hl = float(rng.uniform(*highlight))
-        shape = _pick_profile(rng, profiles)
+        look = _draw_look(rng, (lo_w, width_mm[1]), depth, highlight, profiles)
         px = frame.to_px(np.stack([start, end]))
         arc = curved_line(tuple(px[0]), tuple(px[1]), curvature=curvature, n=48)
-        poly = _clip_to(arc, allowed, MIN_LINE_MM / mm_per_px)
-        if poly is None or polyline_length(poly) * mm_per_px < MIN_LINE_MM:
-            continue
-        spec = LineSpec(poly, w, d, hl, shape)
-        lines.append(FaceLine(site, spec, polyline_length(spec.points_px) * mm_per_px, curvature))
+        line = _clipped_line(site, arc, curvature, look, allowed, mm_per_px)
+        if line is not None:
+            lines.append(line)
     return tuple(lines)
 
 
-def _pick_profile(rng: np.random.Generator, profiles: Sequence[str]) -> str:
+_Look = tuple[float, float, float, str]  # width mm, depth, highlight, profile
+
+
+def _draw_look(
+    rng: np.random.Generator,
+    width_mm: tuple[float, float],
+    depth: tuple[float, float],
+    highlight: tuple[float, float],
+    profiles: Sequence[str],
+) -> _Look:
+    """One line's width and depth (log-uniform), highlight (uniform) and profile (uniform
+    among ``profiles``; nothing drawn from ``rng`` for a single one)."""
     if not profiles:
         raise ValueError("profiles must name at least one shape")
-    return profiles[0] if len(profiles) == 1 else str(profiles[int(rng.integers(len(profiles)))])
+    w = _log_uniform(rng, *width_mm)
+    d = _log_uniform(rng, *depth)
+    hl = float(rng.uniform(*highlight))
+    shape = profiles[0] if len(profiles) == 1 else str(profiles[int(rng.integers(len(profiles)))])
+    return w, d, hl, shape
+
+
+def _clipped_line(
+    site: str, arc: F64, curvature: float, look: _Look, allowed: Bool | None, mm_per_px: float
+) -> FaceLine | None:
+    """The line along ``arc`` clipped to ``allowed``, or None when under ``MIN_LINE_MM``."""
+    poly = _clip_to(arc, allowed, MIN_LINE_MM / mm_per_px)
+    if poly is None or polyline_length(poly) * mm_per_px < MIN_LINE_MM:
+        return None
+    spec = LineSpec(poly, *look)
+    return FaceLine(site, spec, polyline_length(spec.points_px) * mm_per_px, curvature)
 
 
 SCATTERED = "scattered"
@@ -626,17 +647,12 @@ def scattered_wrinkles(
         angle = float(rng.uniform(0.0, math.pi))
         half = _log_uniform(rng, *length_mm) / mm_per_px / 2
         bend = float(rng.uniform(-curvature, curvature))
-        w = _log_uniform(rng, lo_w, width_mm[1])
-        d = _log_uniform(rng, *depth)
-        hl = float(rng.uniform(*highlight))
-        shape = _pick_profile(rng, profiles)
+        look = _draw_look(rng, (lo_w, width_mm[1]), depth, highlight, profiles)
         step = half * np.array([math.cos(angle), math.sin(angle)])
         arc = curved_line(tuple(centre - step), tuple(centre + step), curvature=bend, n=48)
-        poly = _clip_to(arc, allowed, MIN_LINE_MM / mm_per_px)
-        if poly is None or polyline_length(poly) * mm_per_px < MIN_LINE_MM:
-            continue
-        spec = LineSpec(poly, w, d, hl, shape)
-        lines.append(FaceLine(SCATTERED, spec, polyline_length(poly) * mm_per_px, bend))
+        line = _clipped_line(SCATTERED, arc, bend, look, allowed, mm_per_px)
+        if line is not None:
+            lines.append(line)
     return tuple(lines)
 
 

@@ -16,6 +16,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import cv2
@@ -277,6 +278,7 @@ def _shoulder(d: F64, fwhm: float) -> F64:
     return np.asarray(x2 * np.exp(1.0 - x2), np.float64)
 
 
+@lru_cache(maxsize=256)  # each line asks twice: for its profile and its half-depth points
 def _oblique_sigma(fwhm: float, highlight: float) -> float:
     """Sigma of the oblique profile's Gaussian core: the dark side halves at
     ``sigma sqrt(2 ln 2)``, the lit side (shoulder subtracted) sooner; together they span
