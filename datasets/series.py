@@ -1,10 +1,13 @@
 """Before/after series on a real face with known change: forehead lines that fade, crow's feet
-lines that stay, each photo with its own light, white balance, framing and JPEG quality.
+lines that stay (or the other way round), each photo with its own light, white balance, framing
+and JPEG quality.
 
 Used by the comparison tests and ``benchmarks/change.py``; the anatomical scenes of
 ``datasets.faces`` are richer, these are small and fast."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -53,8 +56,16 @@ def crows_feet_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
     return lines
 
 
+SITES = ("forehead", "crows_feet")
+
+
 def faded(lines: list[LineSpec], factor: float) -> list[LineSpec]:
-    return [LineSpec(x.points_px, x.width_mm, x.depth * factor) for x in lines]
+    return [replace(x, depth=x.depth * factor) for x in lines]
+
+
+def shaped(lines: list[LineSpec], profile: str) -> list[LineSpec]:
+    """The same lines drawn with another cross-section (``datasets.synthetic.PROFILES``)."""
+    return [replace(x, profile=profile) for x in lines]
 
 
 def nuisance(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -72,14 +83,25 @@ def nuisance(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def series_pair(
-    rgb: np.ndarray, face: Face, seed: int, *, fade: float = 0.25
+    rgb: np.ndarray,
+    face: Face,
+    seed: int,
+    *,
+    fade: float = 0.25,
+    site: str = "forehead",
+    profile: str = "soft",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(before, after) where the forehead lines fade to ``fade`` of their depth."""
+    """(before, after) where the lines of ``site`` (one of :data:`SITES`) fade to ``fade`` of
+    their depth and the other site's lines stay; every line drawn with ``profile``."""
+    if site not in SITES:
+        raise ValueError(f"site must be one of {SITES}, got {site!r}")
     rng = np.random.default_rng(seed)
-    forehead, crows = forehead_lines(face, rng), crows_feet_lines(face, rng)
+    forehead = shaped(forehead_lines(face, rng), profile)
+    crows = shaped(crows_feet_lines(face, rng), profile)
+    fading, staying = (forehead, crows) if site == "forehead" else (crows, forehead)
     mmpp = face.mm_per_px
 
     def photo(lines: list[LineSpec]) -> np.ndarray:
-        return nuisance(render_lines(rgb, lines + crows, mm_per_px=mmpp).image, rng)
+        return nuisance(render_lines(rgb, lines + staying, mm_per_px=mmpp).image, rng)
 
-    return photo(forehead), photo(faded(forehead, fade))
+    return photo(fading), photo(faded(fading, fade))

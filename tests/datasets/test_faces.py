@@ -7,6 +7,7 @@ module's own helpers.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -531,6 +532,43 @@ def test_fade_factors_are_exact(astronaut_face, skin_canvas):
         assert s.max() == pytest.approx(0.75 * total)
     with pytest.raises(ValueError, match="fade factor"):
         Fade(lines={"forehead": 1.5})
+
+
+def test_change_series_fades_the_chosen_site_and_keeps_the_other(
+    astronaut_face, skin_canvas, monkeypatch
+):
+    """``datasets.series`` (the comparison tests and ``benchmarks.change``): the chosen site's
+    lines fade in the follow-up, the other site's stay; ``profile`` redraws every line."""
+    import cv2
+
+    import datasets.series as series
+
+    pts, mm = astronaut_face
+    face = SimpleNamespace(points=pts, mm_per_px=mm)
+    monkeypatch.setattr(series, "nuisance", lambda img, rng: img)  # the drawing alone
+
+    def lines_mask(lines: list[Any]) -> NDArray[np.bool_]:  # the lines and their shoulders
+        canvas = np.zeros(skin_canvas.shape[:2], np.uint8)
+        for x in lines:
+            cv2.polylines(canvas, [np.round(x.points_px).astype(np.int32)], False, 1, 41)
+        return canvas > 0
+
+    rng = np.random.default_rng(3)
+    on = {"forehead": lines_mask(series.forehead_lines(face, rng))}
+    on["crows_feet"] = lines_mask(series.crows_feet_lines(face, rng))
+    for site, other in (("forehead", "crows_feet"), ("crows_feet", "forehead")):
+        before, after = series.series_pair(skin_canvas, face, 3, site=site)
+        change = np.abs(after.astype(float) - before.astype(float)).mean(axis=2)
+        assert change[on[site]].max() > 8  # 12-16 % deep lines faded to a quarter
+        assert change[on[other]].max() == 0
+        assert change[~on[site] & ~on[other]].max() == 0
+    soft, _ = series.series_pair(skin_canvas, face, 3)
+    groove, _ = series.series_pair(skin_canvas, face, 3, profile="v")
+    redrawn = np.abs(groove.astype(float) - soft.astype(float)).max(axis=2)
+    assert (redrawn[on["forehead"]] > 0).mean() > 0.1  # no shoulders, a V centre
+    assert redrawn[~on["forehead"] & ~on["crows_feet"]].max() == 0
+    with pytest.raises(ValueError, match="site"):
+        series.series_pair(skin_canvas, face, 3, site="cheek")
 
 
 def test_series_has_known_changes_and_its_own_nuisance_per_image(astronaut_face, skin_canvas):
