@@ -51,6 +51,11 @@ Method
   two ways: the two photos' own analyses subtracted, and the delta ``analysis.compare``
   reports (registered, harmonised, same pixels); with how often ``compare`` calls a faded
   region's severity decrease significant and an untouched region's change significant.
+  Most regions are untouched (true change exactly 0, one tied rank), so rho over all regions
+  has a ceiling below 1 for any measurement that is not exactly 0 there: the *ceiling* column
+  is the rho of a measurement exact on every faded region and off by any small amount on each
+  untouched one (about 0.75 with a quarter of the regions faded). Rho over the faded regions
+  alone has no such ceiling.
 * **Other renderers.** The detector will be scored on lines drawn by code it has not seen, so
   each face is drawn five more times, with the same spots and redness: the template lines
   again (same geometry, width, depth) with each other cross-section of
@@ -1062,7 +1067,9 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         "measured change rank the size of the fades, leaving aside the many untouched "
         "regions whose true change is exactly 0). Faded: regions whose true severity fell; "
         "the share of them that ``compare`` calls a significant severity decrease, and the "
-        "share of untouched regions it calls significant either way.",
+        "share of untouched regions it calls significant either way. *Ceiling*: the rho of a "
+        "severity change exact on every faded region and off by any small amount on each "
+        "untouched one (their true change is one tied rank).",
         "",
     ]
     metrics = ("wrinkles.severity", "wrinkles.length_mm", "pigmentation.spot_area_pct")
@@ -1073,6 +1080,7 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         "faded only: severity compare",
         "faded: severity down, significant",
         "untouched: severity significant",
+        "ceiling: severity, all regions",
     ]
     rows = []
     sev = "wrinkles.severity"
@@ -1104,8 +1112,22 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         )
         cells.append(f"{_pct_plain(len(hit) / len(faded))} of {len(faded)}" if faded else "-")
         cells.append(f"{_pct_plain(len(flag) / len(still))} of {len(still)}" if still else "-")
+        cells.append(_fmt(_rho_ceiling([c.true[sev] for c in both])))
         rows.append(cells)
     return out + _table(header, rows)
+
+
+def _rho_ceiling(true: Sequence[float]) -> float:
+    """Spearman's rho of a measurement equal to ``true`` where it is not 0 and off by a tiny
+    amount, a different one each, where it is (which tiny amounts does not change rho: the
+    true zeros are one tied rank)."""
+    t = np.asarray(true, np.float64)
+    zero = t == 0
+    if zero.all() or len(t) < 3:
+        return math.nan
+    measured = t.copy()
+    measured[zero] = np.linspace(-1e-9, 1e-9, int(zero.sum()))
+    return float(stats.spearmanr(t, measured).statistic)
 
 
 def _cv(values: Sequence[float]) -> float | None:

@@ -1,17 +1,18 @@
 """How often a comparison calls a real change significant, and a nuisance-only change not.
 
-Run: ``python -m benchmarks.change [--series N] [--faces STEM ...] [--site forehead|crows_feet]
-[--profile soft|v|flat|exp|oblique]``
+Run: ``python -m benchmarks.change [--series N] [--faces STEM ...]
+[--site forehead|crows_feet] [--fade F] [--profile soft|v|flat|exp|oblique]``
 
 Each series renders four forehead lines (12-16 % deep, 0.4-0.6 mm wide) and three crow's-feet
 lines per side on a shared real face; the follow-up fades one site's lines (``--site``, the
-forehead by default) to a quarter of their depth and keeps the other's; every photo gets its
-own exposure, white balance, rotation, scale, shift and JPEG quality (``datasets.series``).
-``--profile`` draws every line with another cross-section. A second pair per series changes
-nothing but those nuisances. Printed: the share of faded regions that read
+forehead by default) to ``--fade`` (a quarter) of their depth and keeps the other's; every
+photo gets its own exposure, white balance, rotation, scale, shift and JPEG quality
+(``datasets.series``). ``--profile`` draws every line with another cross-section. A second pair
+per series changes nothing but those nuisances. Printed: the share of faded regions that read
 ``significant, improved`` (the forehead, or each side's crow's feet), the share of series whose
 untouched regions of the other site all read ``unchanged``, the share of region-metrics flagged
-in nuisance-only pairs, and the median comparison time; then the same per face.
+in nuisance-only pairs, the median comparison time, and each region's median severity, change
+and noise floor (``mdc``) in the fade pairs; then the outcomes per face.
 """
 
 from __future__ import annotations
@@ -54,23 +55,32 @@ def main() -> None:
     parser.add_argument("--faces", nargs="+", default=list(DEV))
     parser.add_argument("--site", choices=SITES, default="forehead", help="the site that fades")
     parser.add_argument("--profile", choices=PROFILES, default="soft", help="line cross-section")
+    parser.add_argument(
+        "--fade", type=float, default=0.25, help="share of their depth the faded lines keep"
+    )
     args = parser.parse_args()
+    if not 0 < args.fade <= 1:
+        parser.error("--fade must be in (0, 1]")
     fading = REGIONS[args.site]
     staying = next(v for k, v in REGIONS.items() if k != args.site)
     finder = shared_finder()
     series: list[Series] = []
     by_metric: dict[str, int] = {}
     times: list[float] = []
+    floors: dict[str, list[tuple[float, float, float]]] = {}  # region: (before, delta, mdc)
     for stem in args.faces:
         rgb = load_image(FACES / f"{stem}.jpg").rgb
         face = prepare(rgb, finder=finder).face
         for seed in range(args.series):
             drawing = {"site": args.site, "profile": args.profile}
-            before, after = series_pair(rgb, face, seed, **drawing)
+            before, after = series_pair(rgb, face, seed, fade=args.fade, **drawing)
             t = time.perf_counter()
             c = compare(before, after, finder=finder)
             times.append(time.perf_counter() - t)
             sev = [c.changes[r]["wrinkles.severity"] for r in fading]
+            for r in (*fading, *staying):
+                x = c.changes[r]["wrinkles.severity"]
+                floors.setdefault(r, []).append((x.before, x.after - x.before, x.mdc))
             same_before, same_after = series_pair(rgb, face, 1000 + seed, fade=1.0, **drawing)
             quiet = compare(same_before, same_after, finder=finder)
             flags = [(m, x.significant) for r in quiet.changes.values() for m, x in r.items()]
@@ -93,7 +103,10 @@ def main() -> None:
     worst = sorted(by_metric.items(), key=lambda kv: -kv[1])[:5]
     fade_name, stay_name = args.site.replace("_", " "), " and ".join(staying).replace("_", " ")
     print(f"{n} series on {len(args.faces)} faces ({', '.join(args.faces)})")
-    print(f"faded: {fade_name}; untouched: {stay_name}; lines drawn with profile {args.profile}")
+    print(
+        f"faded to {args.fade:g} of their depth: {fade_name}; untouched: {stay_name}; "
+        f"lines drawn with profile {args.profile}"
+    )
     print()
     print("| measure | value | target |")
     print("|---|---:|---:|")
@@ -104,6 +117,15 @@ def main() -> None:
     print(f"| median comparison time (s) | {statistics.median(times):.1f} | |")
     print()
     print("most flagged metrics in nuisance-only pairs:", ", ".join(f"{m} {k}" for m, k in worst))
+    print()
+    print("wrinkles.severity in the fade pairs, medians over series (the noise floor per region):")
+    print()
+    print("| region | before | delta | mdc | mdc / before |")
+    print("|---|---:|---:|---:|---:|")
+    for r, rows in floors.items():
+        b, d, m = (statistics.median(col) for col in zip(*rows, strict=True))
+        share = statistics.median(x[2] / x[0] for x in rows if x[0] > 0)
+        print(f"| {r} | {b:.1f} | {d:+.1f} | {m:.1f} | {share:.0%} |")
     print()
     print(f"| face | faded {fade_name} found | {stay_name} unchanged | nuisance flagged |")
     print("|---|---:|---:|---:|")
