@@ -211,6 +211,9 @@ class ChangeRow:
     measured: dict[str, float]  # follow-up minus baseline, each analysed on its own
     compared: dict[str, float] | None  # the delta ``analysis.compare`` reports (None: refused)
     significant: dict[str, bool] | None  # ... and whether it called it significant
+    # true severity change on top of the clean photo's own measured line load: of all drawn
+    # lines, and of the headline class alone
+    true_on_clean: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -337,10 +340,11 @@ def _truth_maps(
 
 def _split_by_region(
     lines: Sequence[FaceLine], scene_mm: float, a: Analysis
-) -> dict[str, tuple[float, float, float]]:
+) -> dict[str, tuple[float, float, float, float]]:
     """Per region of ``a``: truth length (mm), that of headline-class lines, and the sum of
-    length x depth (%), from the polylines sampled every half pixel and mapped into its frame."""
-    out = {r: np.zeros(3) for r in REGIONS}
+    length x depth (%) of all lines and of headline-class lines, from the polylines sampled
+    every half pixel and mapped into its frame."""
+    out = {r: np.zeros(4) for r in REGIONS}
     labels, skin = a.regions.labels, a.regions.skin
     h, w = skin.shape
     m = a.canonical.to_canonical
@@ -351,11 +355,12 @@ def _split_by_region(
         c, wts = c[ok], wts[ok] * scene_mm
         on = skin[c[:, 1], c[:, 0]]
         lab = labels[c[:, 1], c[:, 0]].astype(int)
-        per_mm = np.array([1.0, float(_is_target(ln)), 100.0 * ln.spec.depth])
+        target = float(_is_target(ln))
+        per_mm = np.array([1.0, target, 100.0 * ln.spec.depth, target * 100.0 * ln.spec.depth])
         out["full_face"] += float(wts[on].sum()) * per_mm
         for i in np.unique(lab[on & (lab > 0)]):
             out[ANATOMICAL_REGIONS[i - 1]] += float(wts[on & (lab == i)].sum()) * per_mm
-    return {r: (float(v[0]), float(v[1]), float(v[2])) for r, v in out.items()}
+    return {r: (float(v[0]), float(v[1]), float(v[2]), float(v[3])) for r, v in out.items()}
 
 
 def _spot_area_by_region(mask: Bool, scene_mm: float, a: Analysis) -> dict[str, float]:
@@ -706,6 +711,13 @@ def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> Face
             if area <= 0:
                 continue
             (l0, s0), (l1, s1) = truths[0], truths[k]
+            # the clean photo's own lines, length x depth (%): what the drawn ones add to
+            real = _metric(clean, r, "wrinkles.length_mm") * _metric(
+                clean, r, "wrinkles.mean_depth"
+            )
+            on_clean = tuple(
+                _severity(real + l1[r][j], area) - _severity(real + l0[r][j], area) for j in (2, 3)
+            )
             true = {
                 "wrinkles.severity": _severity(l1[r][2], area) - _severity(l0[r][2], area),
                 "wrinkles.length_mm": l1[r][0] - l0[r][0],
@@ -720,6 +732,7 @@ def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> Face
                     meas,
                     None if got is None else {m: got[m].delta for m in true},
                     None if got is None else {m: got[m].significant for m in true},
+                    (on_clean[0], on_clean[1]),
                 )
             )
 
@@ -1067,7 +1080,11 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         "measured change rank the size of the fades, leaving aside the many untouched "
         "regions whose true change is exactly 0). Faded: regions whose true severity fell; "
         "the share of them that ``compare`` calls a significant severity decrease, and the "
-        "share of untouched regions it calls significant either way. *Ceiling*: the rho of a "
+        "share of untouched regions it calls significant either way. *Truth on the clean "
+        "photo's lines*: the true severity change of a region computed on top of the line load "
+        "(length x depth) the clean photo measures there, since severity saturates and a "
+        "region rich in real lines moves less for the same fade; *headline-class truth*: the "
+        "same from lines >= 0.3 mm wide and 5 % deep only. *Ceiling*: the rho of a "
         "severity change exact on every faded region and off by any small amount on each "
         "untouched one (their true change is one tied rank).",
         "",
@@ -1078,6 +1095,8 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         header += [f"{m} separate", f"{m} compare"]
     header += [
         "faded only: severity compare",
+        "faded only: truth on the clean photo's lines",
+        "... headline-class truth",
         "faded: severity down, significant",
         "untouched: severity significant",
         "ceiling: severity, all regions",
@@ -1107,9 +1126,10 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         faded_true = [c.true[sev] for c in faded]
         faded_meas = [c.compared[sev] for c in faded if c.compared is not None]
         ok = len(faded) > 2 and len(faded_meas) == len(faded) and len(set(faded_true)) > 1
-        cells.append(
-            _fmt(float(stats.spearmanr(faded_true, faded_meas).statistic) if ok else math.nan)
-        )
+        for truth in (faded_true, *([c.true_on_clean[j] for c in faded] for j in (0, 1))):
+            cells.append(
+                _fmt(float(stats.spearmanr(truth, faded_meas).statistic) if ok else math.nan)
+            )
         cells.append(f"{_pct_plain(len(hit) / len(faded))} of {len(faded)}" if faded else "-")
         cells.append(f"{_pct_plain(len(flag) / len(still))} of {len(still)}" if still else "-")
         cells.append(_fmt(_rho_ceiling([c.true[sev] for c in both])))
