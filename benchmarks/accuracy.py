@@ -213,7 +213,7 @@ class ChangeRow:
     significant: dict[str, bool] | None  # ... and whether it called it significant
     # true severity change on top of the clean photo's own measured line load: of all drawn
     # lines, and of the headline class alone
-    true_on_clean: tuple[float, float] = (0.0, 0.0)
+    true_on_clean: tuple[float, float]
 
 
 @dataclass

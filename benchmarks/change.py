@@ -46,7 +46,7 @@ class Series:
 
 
 DEV = ("pd_rex_tillerson_official", "pd_biden_2021_presidential", "ccby_philip_hammond_ukparl")
-REGIONS = {"forehead": ("forehead",), "crows_feet": ("crows_feet_left", "crows_feet_right")}
+SITE_REGIONS = {"forehead": ("forehead",), "crows_feet": ("crows_feet_left", "crows_feet_right")}
 
 
 def main() -> None:
@@ -61,18 +61,18 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 < args.fade <= 1:
         parser.error("--fade must be in (0, 1]")
-    fading = REGIONS[args.site]
-    staying = next(v for k, v in REGIONS.items() if k != args.site)
+    fading = SITE_REGIONS[args.site]
+    staying = next(v for k, v in SITE_REGIONS.items() if k != args.site)
     finder = shared_finder()
     series: list[Series] = []
     by_metric: dict[str, int] = {}
     times: list[float] = []
     floors: dict[str, list[tuple[float, float, float]]] = {}  # region: (before, delta, mdc)
+    drawing = {"site": args.site, "profile": args.profile}
     for stem in args.faces:
         rgb = load_image(FACES / f"{stem}.jpg").rgb
         face = prepare(rgb, finder=finder).face
         for seed in range(args.series):
-            drawing = {"site": args.site, "profile": args.profile}
             before, after = series_pair(rgb, face, seed, fade=args.fade, **drawing)
             t = time.perf_counter()
             c = compare(before, after, finder=finder)

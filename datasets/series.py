@@ -23,6 +23,7 @@ from datasets.synthetic import (
 )
 
 BROW_TOPS = [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]
+SITES = ("forehead", "crows_feet")  # where the lines that fade are drawn
 
 
 def forehead_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
@@ -54,9 +55,6 @@ def crows_feet_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
             pts = curved_line((x0, y0), end, curvature=0.03)
             lines.append(LineSpec(pts, rng.uniform(0.4, 0.6), rng.uniform(0.12, 0.16)))
     return lines
-
-
-SITES = ("forehead", "crows_feet")
 
 
 def faded(lines: list[LineSpec], factor: float) -> list[LineSpec]:
