@@ -390,6 +390,12 @@ def _severity(depth_len: float, area_cm2: float) -> float:
     )
 
 
+def _severity_change(before: float, after: float, area_cm2: float, under: float = 0.0) -> float:
+    """Change of severity when a region's line load (length x depth, %) goes from ``before``
+    to ``after`` on top of a load ``under`` that stays."""
+    return _severity(under + after, area_cm2) - _severity(under + before, area_cm2)
+
+
 def _metric(a: Analysis, region: str, name: str) -> float:
     return float(a.metrics[region][name]) if region in a.metrics else 0.0
 
@@ -715,12 +721,10 @@ def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> Face
             real = _metric(clean, r, "wrinkles.length_mm") * _metric(
                 clean, r, "wrinkles.mean_depth"
             )
-            on_clean = tuple(
-                _severity(real + l1[r][j], area) - _severity(real + l0[r][j], area) for j in (2, 3)
-            )
+            was, now = l0[r], l1[r]  # this region's line truth: baseline, follow-up
             true = {
-                "wrinkles.severity": _severity(l1[r][2], area) - _severity(l0[r][2], area),
-                "wrinkles.length_mm": l1[r][0] - l0[r][0],
+                "wrinkles.severity": _severity_change(was[2], now[2], area),
+                "wrinkles.length_mm": now[0] - was[0],
                 "pigmentation.spot_area_pct": (s1[r] - s0[r]) / (area * 100) * 100,
             }
             meas = {m: _metric(follow, r, m) - _metric(base, r, m) for m in true}
@@ -732,7 +736,10 @@ def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> Face
                     meas,
                     None if got is None else {m: got[m].delta for m in true},
                     None if got is None else {m: got[m].significant for m in true},
-                    (on_clean[0], on_clean[1]),
+                    (
+                        _severity_change(was[2], now[2], area, real),
+                        _severity_change(was[3], now[3], area, real),
+                    ),
                 )
             )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from datasets.synthetic import (
+    LUMA,
     PROFILES,
     LineSpec,
     RednessSpec,
@@ -220,8 +221,7 @@ def test_red_patches_alone_add_almost_no_line():
     session.)"""
     img = skin(seed=6)
     reddened = _red(img, (180.0, 250.0), (320.0, 250.0), (250.0, 130.0))
-    luma = np.array([0.2126, 0.7152, 0.0722])
-    darker = 1 - (srgb_to_linear(reddened / 255.0) @ luma) / (srgb_to_linear(img / 255.0) @ luma)
+    darker = 1 - (srgb_to_linear(reddened / 255.0) @ LUMA) / (srgb_to_linear(img / 255.0) @ LUMA)
     assert darker.max() > 0.15
     base, red = measure(img), measure(reddened)
     assert red["wrinkles.length_mm"] <= base["wrinkles.length_mm"] + 2
