@@ -363,13 +363,15 @@ def _compose(map_x: F32, map_y: F32, at_x: F32, at_y: F32) -> tuple[F32, F32]:
 
 def _remap(before: CanonicalFace, after: Prepared, map_x: F32, map_y: F32) -> CanonicalFace:
     """The after photo on the before face's canonical grid, through ``map`` (before canonical
-    px -> after canonical px), sampled once from the after photo itself."""
+    px -> after canonical px), sampled once from the after photo itself. Valid wherever the
+    after photo covers the skin, also where that lies outside the after face's own canonical
+    frame (that frame's border is arbitrary: a face placed a little lower in it would lose the
+    before face's chin)."""
     b = after.canonical
     rgb, inside = resample(
         after.photo.rgb, b.to_photo, map_x, map_y, b.source_mm_per_px / b.mm_per_px
     )
-    valid = inside & (cv2.remap(b.valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST) > 0)
-    return replace(before, rgb=rgb, valid=valid, source_mm_per_px=b.source_mm_per_px)
+    return replace(before, rgb=rgb, valid=inside, source_mm_per_px=b.source_mm_per_px)
 
 
 def sclera_mask(face: CanonicalFace) -> Bool:

@@ -247,3 +247,17 @@ def test_track_keeps_going_past_a_failed_followup(tmp_path: Path, capsys, finder
     assert len(rows) == 1 + 1 + len(REGIONS) * len(METRICS)
     capsys.readouterr()
     assert main(["track", str(base), str(bad)]) == 3
+
+
+def test_skin_the_follow_up_photo_covers_is_compared_beyond_its_own_canonical_frame(finder):
+    """Both photos squeezed sideways (as a different lens or a stretched export would): the
+    before face's chin then maps below the after face's canonical frame, although the after
+    photo covers it. Until 2026-11-29 that skin (2 % of the face) was dropped from the pair."""
+    import cv2
+
+    def squeezed(stem: str) -> np.ndarray:
+        rgb = load_image(face_path(stem)).rgb
+        return np.ascontiguousarray(cv2.resize(rgb, (1200, 1600), interpolation=cv2.INTER_AREA))
+
+    c = compare(squeezed("pd_biden_2013_vp"), squeezed("pd_biden_2021_presidential"), finder=finder)
+    assert int(c.regions.skin.sum()) == int(c.before.regions.skin.sum())
