@@ -43,11 +43,14 @@ Method
    both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
-   quantisation. ``significant`` is ``|delta| > mdc``.
+   quantisation. ``significant`` is ``|delta| > mdc``. A series (``track``) measures its
+   baseline and the baseline's perturbations once, for every follow-up that sees the same skin
+   (the measurements depend on nothing else of the follow-up).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -515,6 +518,31 @@ def compare(
     ``treated_side`` (``"left"``/``"right"``, the subject's own) adds the split-face block:
     treated minus control change for each left/right region pair.
     """
+    return _compare(before, after, treated_side, None, analyze_kw)
+
+
+# One photo's measurements on a pair's grid: unperturbed (maps kept), then each perturbation's
+# metrics. A series re-uses its baseline's (see ``track``).
+_Measured = tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]
+_BaselineRuns = tuple[_Measured, tuple[dict[str, dict[str, float]], ...]]
+_Memo = dict[tuple[float, bytes], _BaselineRuns]
+
+
+def _baseline_key(blur: float, skin: Bool) -> tuple[float, bytes]:
+    """What the before photo's measurements depend on besides the photo: its resolution blur
+    and the skin seen in both photos (its regions restricted to it)."""
+    return blur, hashlib.blake2b(np.packbits(skin).tobytes(), digest_size=16).digest()
+
+
+def _compare(
+    before: ImageInput | Prepared,
+    after: ImageInput | Prepared,
+    treated_side: str | None,
+    memo: _Memo | None,
+    analyze_kw: dict[str, Any],
+) -> Comparison:
+    """``compare``; with ``memo``, the before photo's measurements are looked up there (and
+    stored) by ``_baseline_key``, so a series measures its baseline once per skin mask."""
     if treated_side not in (None, "left", "right"):
         raise ValueError(f"treated_side must be 'left', 'right' or None, got {treated_side!r}")
     with ThreadPoolExecutor(max_workers=2) as pool:  # decoding and warping run side by side
@@ -536,21 +564,31 @@ def compare(
     moved = rendered[1]
     regions = _common_regions(a.regions, skin)
 
-    # the two photos and their perturbations: eight measurements, two at a time
-    runs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1)]
+    # the two photos and their perturbations: eight measurements (four when the before photo's
+    # are known), two at a time
+    key = _baseline_key(blur_a, skin)
+    known = None if memo is None else memo.get(key)
+    runs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1) if not (known and i == 0)]
 
-    def run(
-        job: tuple[int, Perturbation | None],
-    ) -> tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]:
+    def run(job: tuple[int, Perturbation | None]) -> _Measured:
         i, p = job
         face = rendered[i] if p is None else sides[i].render(grid, p)
         return measure_canonical(face, regions)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
-        measured = list(pool.map(run, runs))
-    (wrinkles_a, _, before_metrics), (wrinkles_b, _, after_metrics) = measured[:2]
-    runs_before = [_values(m[2]) for m in measured[0::2]]
-    runs_after = [_values(m[2]) for m in measured[1::2]]
+        measured = dict(zip(runs, pool.map(run, runs), strict=True))
+
+    def side(i: int) -> _BaselineRuns:
+        return measured[(i, None)], tuple(_values(measured[(i, p)][2]) for p in PERTURBATIONS)
+
+    if known is None:
+        known = side(0)
+        if memo is not None:
+            memo[key] = known
+    (wrinkles_a, _, before_metrics), perturbed_before = known
+    (wrinkles_b, _, after_metrics), perturbed_after = side(1)
+    runs_before = [_values(before_metrics), *perturbed_before]
+    runs_after = [_values(after_metrics), *perturbed_after]
     var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
     regions_present = [r for r in REGIONS if r in before_metrics and r in after_metrics]
     pooled = {
@@ -650,9 +688,10 @@ def track(
     not stop the others. The baseline itself must be measurable (it raises otherwise)."""
     base = _prepared(baseline, "before", **analyze_kw)
     results: list[Comparison | AnalysisError] = []
+    memo: _Memo = {}  # the baseline, measured once
     for item in followups:
         try:
-            results.append(compare(base, item, treated_side=treated_side, **analyze_kw))
+            results.append(_compare(base, item, treated_side, memo, analyze_kw))
         except AnalysisError as err:
             results.append(err)
     return Track(baseline=base, followups=tuple(results))

@@ -249,6 +249,38 @@ def test_track_keeps_going_past_a_failed_followup(tmp_path: Path, capsys, finder
     assert main(["track", str(base), str(bad)]) == 3
 
 
+def test_track_measures_its_baseline_once_and_matches_separate_comparisons(
+    tmp_path: Path, monkeypatch, finder
+):
+    """A series re-uses the baseline's measurements (the photo and its perturbations) for every
+    follow-up that sees the same skin, and only then: each follow-up reads exactly what
+    ``compare`` of that pair reads."""
+    import importlib
+
+    import cv2
+
+    compare_module = importlib.import_module("analysis.compare")  # not the package's function
+
+    base = analyze(face_path("pd_biden_2013_vp"), finder=finder)
+    good = face_path("pd_biden_2021_presidential")
+    rgb = load_image(good).rgb
+    cropped = tmp_path / "cropped.png"  # the edge of the face's left side (image right) cut off
+    cv2.imwrite(str(cropped), rgb[:, : int(rgb.shape[1] * 0.7), ::-1])
+    followups = [good, good, cropped]
+    separate = [compare(base, f, finder=finder).to_dict() for f in followups]
+
+    calls = []
+    measure = compare_module.measure_canonical
+    monkeypatch.setattr(
+        compare_module, "measure_canonical", lambda *a: calls.append(1) or measure(*a)
+    )
+    series = track(base, followups, finder=finder)
+    assert [c.to_dict() for c in series.followups] == separate
+    # 8 measurements, then 4 (the baseline's are known), then 8 (less skin seen in both)
+    assert len(calls) == 8 + 4 + 8
+    assert separate[2]["regions"] != separate[0]["regions"]
+
+
 def test_skin_the_follow_up_photo_covers_is_compared_beyond_its_own_canonical_frame(finder):
     """Both photos squeezed sideways (as a different lens or a stretched export would): the
     before face's chin then maps below the after face's canonical frame, although the after
