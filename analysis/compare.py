@@ -293,7 +293,10 @@ def register(
             "with a relaxed, neutral face in the same pose."
         )
     moved = _remap(a, after, map_x, map_y)
-    common = before.regions.skin & moved.valid
+    # the flow is fitted where both canonical frames hold skin (as it was tuned); the pair is
+    # then measured wherever the after photo covers the skin (``_remap``)
+    in_frame = cv2.remap(b.valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST) > 0
+    common = before.regions.skin & moved.valid & in_frame
     template = _registration_signal(a, common)
     # what the landmarks left (1-3 px in places): a dense, smooth displacement field
     flow_x, flow_y = _dense_flow(template, _registration_signal(moved, common), common, a.mm_per_px)
