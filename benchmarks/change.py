@@ -1,18 +1,19 @@
 """How often a comparison calls a real change significant, and a nuisance-only change not.
 
 Run: ``python -m benchmarks.change [--series N] [--faces STEM ...]
-[--site forehead|crows_feet] [--fade F] [--profile soft|v|flat|exp|oblique]``
+[--site forehead|crows_feet|glabella] [--fade F] [--profile soft|v|flat|exp|oblique]``
 
 Each series renders four forehead lines (12-16 % deep, 0.4-0.6 mm wide) and three crow's-feet
-lines per side on a shared real face; the follow-up fades one site's lines (``--site``, the
-forehead by default) to ``--fade`` (a quarter) of their depth and keeps the other's; every
-photo gets its own exposure, white balance, rotation, scale, shift and JPEG quality
-(``datasets.series``). ``--profile`` draws every line with another cross-section. A second pair
-per series changes nothing but those nuisances. Printed: the share of faded regions that read
-``significant, improved`` (the forehead, or each side's crow's feet), the share of series whose
-untouched regions of the other site all read ``unchanged``, the share of region-metrics flagged
-in nuisance-only pairs, the median comparison time, and each region's median severity, change
-and noise floor (``mdc``) in the fade pairs; then the outcomes per face.
+lines per side on a shared real face (and, with ``--site glabella``, two vertical glabellar
+lines); the follow-up fades one site's lines (``--site``, the forehead by default) to
+``--fade`` (a quarter) of their depth and keeps the others'; every photo gets its own
+exposure, white balance, rotation, scale, shift and JPEG quality (``datasets.series``).
+``--profile`` draws every line with another cross-section. A second pair per series changes
+nothing but those nuisances. Printed: the share of faded regions that read ``significant,
+improved`` (the forehead, each side's crow's feet, or the glabella), the share of series whose
+untouched regions of the other sites all read ``unchanged``, the share of region-metrics
+flagged in nuisance-only pairs, the median comparison time, and each region's median severity,
+change and noise floor (``mdc``) in the fade pairs; then the outcomes per face.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ class Series:
 
 
 DEV = ("pd_rex_tillerson_official", "pd_biden_2021_presidential", "ccby_philip_hammond_ukparl")
-SITE_REGIONS = {"forehead": ("forehead",), "crows_feet": ("crows_feet_left", "crows_feet_right")}
+SITE_REGIONS = {
+    "forehead": ("forehead",),
+    "crows_feet": ("crows_feet_left", "crows_feet_right"),
+    "glabella": ("glabella",),
+}
 
 
 def main() -> None:
@@ -62,7 +67,9 @@ def main() -> None:
     if not 0 < args.fade <= 1:
         parser.error("--fade must be in (0, 1]")
     fading = SITE_REGIONS[args.site]
-    staying = next(v for k, v in SITE_REGIONS.items() if k != args.site)
+    # the glabella carries lines only when it fades (datasets.series)
+    others = [k for k in SITE_REGIONS if k not in (args.site, "glabella")]
+    staying = tuple(r for k in others for r in SITE_REGIONS[k])
     finder = shared_finder()
     series: list[Series] = []
     by_metric: dict[str, int] = {}

@@ -1,6 +1,6 @@
 """Before/after series on a real face with known change: forehead lines that fade, crow's feet
-lines that stay (or the other way round), each photo with its own light, white balance, framing
-and JPEG quality.
+lines that stay (or the other way round, or glabellar lines that fade while both stay), each
+photo with its own light, white balance, framing and JPEG quality.
 
 Used by the comparison tests and ``benchmarks/change.py``; the anatomical scenes of
 ``datasets.faces`` are richer, these are small and fast."""
@@ -23,7 +23,8 @@ from datasets.synthetic import (
 )
 
 BROW_TOPS = [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]
-SITES = ("forehead", "crows_feet")  # where the lines that fade are drawn
+SITES = ("forehead", "crows_feet", "glabella")  # where the lines that fade are drawn
+NASION, BROW_HEADS = 168, (107, 336)
 
 
 def forehead_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
@@ -54,6 +55,24 @@ def crows_feet_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
             end = (x0 + s * length * np.cos(angle), y0 + length * np.sin(angle))
             pts = curved_line((x0, y0), end, curvature=0.03)
             lines.append(LineSpec(pts, rng.uniform(0.4, 0.6), rng.uniform(0.12, 0.16)))
+    return lines
+
+
+def glabella_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
+    """Two vertical frown lines ("elevens") 3-5 mm either side of the midline, rising 9-13 mm
+    from just above the nasion and leaning a little outwards, 12-16 % deep."""
+    p = face.points
+    mm = 1.0 / face.mm_per_px
+    nasion = p[NASION]
+    top = float(p[list(BROW_HEADS), 1].min()) - 7.0 * mm  # as high as the glabella reaches
+    lines = []
+    for side in (-1.0, 1.0):
+        x = nasion[0] + side * rng.uniform(3.0, 5.0) * mm
+        y0 = nasion[1] - rng.uniform(1.5, 3.0) * mm
+        y1 = max(top, y0 - rng.uniform(9.0, 13.0) * mm)
+        lean = side * np.tan(np.radians(rng.uniform(0.0, 10.0))) * (y0 - y1)
+        pts = curved_line((x, y0), (x + lean, y1), curvature=rng.uniform(-0.04, 0.04))
+        lines.append(LineSpec(pts, rng.uniform(0.4, 0.6), rng.uniform(0.12, 0.16)))
     return lines
 
 
@@ -90,13 +109,20 @@ def series_pair(
     profile: str = "soft",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(before, after) where the lines of ``site`` (one of :data:`SITES`) fade to ``fade`` of
-    their depth and the other site's lines stay; every line drawn with ``profile``."""
+    their depth and the other sites' lines stay; every line drawn with ``profile``. The
+    forehead and the crow's feet always carry lines; the glabella only when it is the site that
+    fades (so the other series keep the images they had before it was added)."""
     if site not in SITES:
         raise ValueError(f"site must be one of {SITES}, got {site!r}")
     rng = np.random.default_rng(seed)
-    forehead = shaped(forehead_lines(face, rng), profile)
-    crows = shaped(crows_feet_lines(face, rng), profile)
-    fading, staying = (forehead, crows) if site == "forehead" else (crows, forehead)
+    drawn = {
+        "forehead": shaped(forehead_lines(face, rng), profile),
+        "crows_feet": shaped(crows_feet_lines(face, rng), profile),
+    }
+    if site == "glabella":
+        drawn["glabella"] = shaped(glabella_lines(face, rng), profile)
+    fading = drawn.pop(site)
+    staying = [x for lines in drawn.values() for x in lines]
     mmpp = face.mm_per_px
 
     def photo(lines: list[LineSpec]) -> np.ndarray:

@@ -538,7 +538,7 @@ def test_change_series_fades_the_chosen_site_and_keeps_the_other(
     astronaut_face, skin_canvas, monkeypatch
 ):
     """``datasets.series`` (the comparison tests and ``benchmarks.change``): the chosen site's
-    lines fade in the follow-up, the other site's stay; ``profile`` redraws every line."""
+    lines fade in the follow-up, the other sites' stay; ``profile`` redraws every line."""
     import cv2
 
     import datasets.series as series
@@ -556,12 +556,21 @@ def test_change_series_fades_the_chosen_site_and_keeps_the_other(
     rng = np.random.default_rng(3)
     on = {"forehead": lines_mask(series.forehead_lines(face, rng))}
     on["crows_feet"] = lines_mask(series.crows_feet_lines(face, rng))
-    for site, other in (("forehead", "crows_feet"), ("crows_feet", "forehead")):
+    glabella = series.glabella_lines(face, rng)  # drawn only when they fade
+    on["glabella"] = lines_mask(glabella)
+    for site in series.SITES:
         before, after = series.series_pair(skin_canvas, face, 3, site=site)
         change = np.abs(after.astype(float) - before.astype(float)).mean(axis=2)
         assert change[on[site]].max() > 8  # 12-16 % deep lines faded to a quarter
-        assert change[on[other]].max() == 0
-        assert change[~on[site] & ~on[other]].max() == 0
+        assert change[~on[site]].max() == 0
+    # the glabellar lines: vertical, either side of the midline, between the brows' heads
+    x_r, x_l = (x.points_px[:, 0].mean() for x in glabella)
+    heads = pts[[107, 336], 0]
+    assert heads.min() < x_r < pts[168, 0] < x_l < heads.max()
+    for x in glabella:
+        rise, drift = np.ptp(x.points_px[:, 1]) * mm, np.ptp(x.points_px[:, 0]) * mm
+        assert 5.0 < rise <= 13.0
+        assert drift < 0.3 * rise
     soft, _ = series.series_pair(skin_canvas, face, 3)
     groove, _ = series.series_pair(skin_canvas, face, 3, profile="v")
     redrawn = np.abs(groove.astype(float) - soft.astype(float)).max(axis=2)
