@@ -45,7 +45,7 @@ Method
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
    quantisation. ``significant`` is ``|delta| > mdc``. A series (``track``) measures its
    baseline and the baseline's perturbations once, for every follow-up that sees the same skin
-   (the measurements depend on nothing else of the follow-up).
+   (they depend on the follow-up only through that skin and the resolution blur, their key).
 """
 
 from __future__ import annotations

@@ -282,9 +282,9 @@ def test_track_measures_its_baseline_once_and_matches_separate_comparisons(
 
 
 def test_skin_the_follow_up_photo_covers_is_compared_beyond_its_own_canonical_frame(finder):
-    """Both photos squeezed sideways (as a different lens or a stretched export would): the
-    before face's chin then maps below the after face's canonical frame, although the after
-    photo covers it. Until 2026-11-29 that skin (2 % of the face) was dropped from the pair."""
+    """Both photos squeezed sideways (as a stretched export would): part of the before face's
+    skin then maps outside the after face's canonical frame, although the after photo covers
+    it. Until 2026-11-29 that skin (2 % of the face) was dropped from the pair."""
     import cv2
 
     def squeezed(stem: str) -> np.ndarray:
