@@ -27,7 +27,7 @@ from analysis import compare
 from analysis.face import shared_finder
 from analysis.io import load_image
 from analysis.pipeline import prepare
-from datasets.series import SITES, series_pair
+from datasets.series import SITES, drawn_sites, series_pair
 from datasets.shared_faces import FACES_DIR
 from datasets.synthetic import PROFILES
 
@@ -67,9 +67,7 @@ def main() -> None:
     if not 0 < args.fade <= 1:
         parser.error("--fade must be in (0, 1]")
     fading = SITE_REGIONS[args.site]
-    # the glabella carries lines only when it fades (datasets.series)
-    others = [k for k in SITE_REGIONS if k not in (args.site, "glabella")]
-    staying = tuple(r for k in others for r in SITE_REGIONS[k])
+    staying = tuple(r for k in drawn_sites(args.site) if k != args.site for r in SITE_REGIONS[k])
     finder = shared_finder()
     series: list[Series] = []
     by_metric: dict[str, int] = {}

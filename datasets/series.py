@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from analysis import landmarks as lm
 from analysis.face import Face
 from datasets.synthetic import (
     LineSpec,
@@ -22,21 +23,30 @@ from datasets.synthetic import (
     render_lines,
 )
 
-BROW_TOPS = [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]
+BROW_TOPS = [*lm.RIGHT_BROW_UPPER, *lm.LEFT_BROW_UPPER]
+BROW_HEADS = [lm.RIGHT_BROW_UPPER[-1], lm.LEFT_BROW_UPPER[-1]]
 SITES = ("forehead", "crows_feet", "glabella")  # where the lines that fade are drawn
-NASION, BROW_HEADS = 168, (107, 336)
+ALWAYS_DRAWN = ("forehead", "crows_feet")  # the glabella carries lines only when it fades
+
+
+def drawn_sites(site: str) -> tuple[str, ...]:
+    """The sites that carry lines in a series where ``site``'s lines fade (the glabella only
+    when it is that site, so the other series keep the images they had before it was added)."""
+    if site not in SITES:
+        raise ValueError(f"site must be one of {SITES}, got {site!r}")
+    return ALWAYS_DRAWN if site in ALWAYS_DRAWN else (*ALWAYS_DRAWN, site)
 
 
 def forehead_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
     """Four horizontal forehead lines, 12-16 % deep, 0.4-0.6 mm wide."""
     p = face.points
     brow_y = float(p[BROW_TOPS, 1].min())
-    eye_dx = float(p[263, 0] - p[33, 0])
+    eye_dx = float(p[lm.LEFT_EYE_OUTER, 0] - p[lm.RIGHT_EYE_OUTER, 0])
     lines = []
     for k in range(4):
         y = brow_y - (0.18 + 0.1 * k) * eye_dx
-        x0 = p[33, 0] + rng.uniform(0.0, 0.2) * eye_dx
-        x1 = p[263, 0] - rng.uniform(0.0, 0.2) * eye_dx
+        x0 = p[lm.RIGHT_EYE_OUTER, 0] + rng.uniform(0.0, 0.2) * eye_dx
+        x1 = p[lm.LEFT_EYE_OUTER, 0] - rng.uniform(0.0, 0.2) * eye_dx
         pts = curved_line((x0, y), (x1, y), curvature=rng.uniform(-0.04, 0.04))
         lines.append(LineSpec(pts, rng.uniform(0.4, 0.6), rng.uniform(0.12, 0.16)))
     return lines
@@ -45,9 +55,10 @@ def forehead_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
 def crows_feet_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
     """Three lines fanning out from each outer eye corner, 12-16 % deep."""
     p = face.points
-    eye_dx = float(p[263, 0] - p[33, 0])
+    right, left = p[lm.RIGHT_EYE_OUTER], p[lm.LEFT_EYE_OUTER]
+    eye_dx = float(left[0] - right[0])
     lines = []
-    for corner, s in ((p[33], -1.0), (p[263], 1.0)):
+    for corner, s in ((right, -1.0), (left, 1.0)):
         for k in range(3):
             angle = np.radians(-20 + 20 * k)
             x0, y0 = corner[0] + s * 0.08 * eye_dx, corner[1]
@@ -63,8 +74,8 @@ def glabella_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
     from just above the nasion and leaning a little outwards, 12-16 % deep."""
     p = face.points
     mm = 1.0 / face.mm_per_px
-    nasion = p[NASION]
-    top = float(p[list(BROW_HEADS), 1].min()) - 7.0 * mm  # as high as the glabella reaches
+    nasion = p[lm.NASION]
+    top = float(p[BROW_HEADS, 1].min()) - 7.0 * mm  # as high as the glabella reaches
     lines = []
     for side in (-1.0, 1.0):
         x = nasion[0] + side * rng.uniform(3.0, 5.0) * mm
@@ -74,6 +85,9 @@ def glabella_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
         pts = curved_line((x, y0), (x + lean, y1), curvature=rng.uniform(-0.04, 0.04))
         lines.append(LineSpec(pts, rng.uniform(0.4, 0.6), rng.uniform(0.12, 0.16)))
     return lines
+
+
+LINES = {"forehead": forehead_lines, "crows_feet": crows_feet_lines, "glabella": glabella_lines}
 
 
 def faded(lines: list[LineSpec], factor: float) -> list[LineSpec]:
@@ -109,18 +123,11 @@ def series_pair(
     profile: str = "soft",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(before, after) where the lines of ``site`` (one of :data:`SITES`) fade to ``fade`` of
-    their depth and the other sites' lines stay; every line drawn with ``profile``. The
-    forehead and the crow's feet always carry lines; the glabella only when it is the site that
-    fades (so the other series keep the images they had before it was added)."""
-    if site not in SITES:
-        raise ValueError(f"site must be one of {SITES}, got {site!r}")
+    their depth and the other sites' lines (``drawn_sites``) stay; every line drawn with
+    ``profile``."""
+    sites = drawn_sites(site)
     rng = np.random.default_rng(seed)
-    drawn = {
-        "forehead": shaped(forehead_lines(face, rng), profile),
-        "crows_feet": shaped(crows_feet_lines(face, rng), profile),
-    }
-    if site == "glabella":
-        drawn["glabella"] = shaped(glabella_lines(face, rng), profile)
+    drawn = {s: shaped(LINES[s](face, rng), profile) for s in sites}  # in this order: same rng
     fading = drawn.pop(site)
     staying = [x for lines in drawn.values() for x in lines]
     mmpp = face.mm_per_px
