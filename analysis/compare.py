@@ -45,7 +45,9 @@ Method
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
    quantisation. ``significant`` is ``|delta| > mdc``. A series (``track``) measures its
    baseline and the baseline's perturbations once, for every follow-up that sees the same skin
-   (they depend on the follow-up only through that skin and the resolution blur, their key).
+   (they depend on the follow-up only through that skin and the resolution blur, their key);
+   a caller that compares follow-ups one at a time (the service, on each upload) passes a
+   ``memo`` to the same end.
 """
 
 from __future__ import annotations
@@ -514,34 +516,47 @@ def compare(
     after: ImageInput | Prepared,
     *,
     treated_side: str | None = None,
+    memo: Memo | None = None,
     **analyze_kw: Any,
 ) -> Comparison:
     """Compare two photos of the same face (paths, bytes, arrays or ``Analysis`` objects).
 
     ``treated_side`` (``"left"``/``"right"``, the subject's own) adds the split-face block:
     treated minus control change for each left/right region pair.
+
+    ``memo``: a dict the caller keeps between comparisons with the same before photo (a
+    service comparing each follow-up upload with the subject's baseline). The before photo's
+    measurements (the photo and its perturbations) are stored there and re-used by the next
+    comparison that sees the same skin, with the same result. Its keys name the photo, so a
+    wrong memo only costs the measurements; each entry holds a line map (about 25 MB).
     """
-    return _compare(before, after, treated_side, None, analyze_kw)
+    return _compare(before, after, treated_side, memo, analyze_kw)
 
 
-# One photo's measurements on a pair's grid: unperturbed (maps kept), then each perturbation's
-# metrics. A series re-uses its baseline's (see ``track``).
+# One photo's measurements on a pair's grid: unperturbed (all maps), then each perturbation's
+# metrics. A series (``track``) or a caller's memo keeps its baseline's: the line map, the
+# metrics and the perturbations' metrics.
 _Measured = tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]
-_BaselineRuns = tuple[_Measured, tuple[dict[str, dict[str, float]], ...]]
-_Memo = dict[tuple[float, bytes], _BaselineRuns]
+_PerturbedValues = tuple[dict[str, dict[str, float]], ...]
+_BaselineRuns = tuple[WrinkleMap, dict[str, RegionMetrics], _PerturbedValues]
+Memo = dict[tuple[bytes, float, bytes], _BaselineRuns]
 
 
-def _baseline_key(blur: float, skin: Bool) -> tuple[float, bytes]:
-    """What the before photo's measurements depend on besides the photo: its resolution blur
-    and the skin seen in both photos (its regions restricted to it)."""
-    return blur, hashlib.blake2b(np.packbits(skin).tobytes(), digest_size=16).digest()
+def _baseline_key(face: CanonicalFace, blur: float, skin: Bool) -> tuple[bytes, float, bytes]:
+    """What the before photo's measurements depend on: the photo (its canonical face, which
+    also fixes its regions), its resolution blur and the skin seen in both photos."""
+
+    def digest(data: bytes) -> bytes:
+        return hashlib.blake2b(data, digest_size=16).digest()
+
+    return digest(face.rgb.tobytes()), blur, digest(np.packbits(skin).tobytes())
 
 
 def _compare(
     before: ImageInput | Prepared,
     after: ImageInput | Prepared,
     treated_side: str | None,
-    memo: _Memo | None,
+    memo: Memo | None,
     analyze_kw: dict[str, Any],
 ) -> Comparison:
     """``compare``; with ``memo``, the before photo's measurements are looked up there (and
@@ -569,7 +584,7 @@ def _compare(
 
     # the two photos and their perturbations: eight measurements (four when the before photo's
     # are known), two at a time
-    key = _baseline_key(blur_a, skin)
+    key = _baseline_key(a.canonical, blur_a, skin)
     known = None if memo is None else memo.get(key)
     runs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1) if not (known and i == 0)]
 
@@ -582,14 +597,15 @@ def _compare(
         measured = dict(zip(runs, pool.map(run, runs), strict=True))
 
     def side(i: int) -> _BaselineRuns:
-        return measured[(i, None)], tuple(_values(measured[(i, p)][2]) for p in PERTURBATIONS)
+        wrinkles, _, metrics = measured[(i, None)]
+        return wrinkles, metrics, tuple(_values(measured[(i, p)][2]) for p in PERTURBATIONS)
 
     if known is None:
         known = side(0)
         if memo is not None:
             memo[key] = known
-    (wrinkles_a, _, before_metrics), perturbed_before = known
-    (wrinkles_b, _, after_metrics), perturbed_after = side(1)
+    wrinkles_a, before_metrics, perturbed_before = known
+    wrinkles_b, after_metrics, perturbed_after = side(1)
     runs_before = [_values(before_metrics), *perturbed_before]
     runs_after = [_values(after_metrics), *perturbed_after]
     var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
@@ -691,7 +707,7 @@ def track(
     not stop the others. The baseline itself must be measurable (it raises otherwise)."""
     base = _prepared(baseline, "before", **analyze_kw)
     results: list[Comparison | AnalysisError] = []
-    memo: _Memo = {}  # the baseline, measured once
+    memo: Memo = {}  # the baseline, measured once
     for item in followups:
         try:
             results.append(_compare(base, item, treated_side, memo, analyze_kw))

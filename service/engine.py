@@ -4,7 +4,9 @@ in a worker thread pool, never on the event loop.
 MediaPipe is not fork-safe, so the pool holds threads; the shared face finder locks around the
 landmark model and the rest of the pipeline (numpy, OpenCV) runs in parallel. Recent analyses
 and comparisons are kept in memory (by the photos' sha256) so that comparisons and overlays
-need not measure a photo twice; ``forget`` drops them when a subject is erased.
+need not measure a photo twice, and so are the last few baselines' measurements on their
+comparisons' grids (``analysis.compare``'s ``memo``), so that each follow-up upload of a
+subject re-measures only itself; ``forget`` drops all of them when a subject is erased.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ class ComparisonUnavailable(Exception):
 class Engine:
     """Runs the analysis pipeline in ``workers`` threads; subclasses may replace the hooks."""
 
-    def __init__(self, workers: int, cache_size: int = 8) -> None:
+    def __init__(self, workers: int, cache_size: int = 8, baselines: int = 4) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analysis")
         self._cache: OrderedDict[tuple[str, ...], Any] = OrderedDict()  # analyses, comparisons
         self._cache_size = cache_size
+        self._memos: OrderedDict[str, _Memo] = OrderedDict()  # before photo: its memo
+        self._baselines = baselines
         self._lock = threading.Lock()
         self._models: Future[None] | None = None
 
@@ -49,7 +53,7 @@ class Engine:
         return analyze(data, finder=shared_finder())
 
     def comparer(self) -> Callable[..., Any]:
-        """``compare(before, after, *, treated_side)``; raises ComparisonUnavailable."""
+        """``compare(before, after, *, treated_side, memo)``; raises ComparisonUnavailable."""
         try:
             from analysis.compare import compare
         except ImportError as exc:
@@ -83,6 +87,8 @@ class Engine:
         with self._lock:
             for key in [k for k in self._cache if gone.intersection(k)]:
                 del self._cache[key]
+            for sha256 in gone.intersection(self._memos):
+                del self._memos[sha256]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -143,9 +149,31 @@ class Engine:
                 self._analysis(*_reader(before)),
                 self._analysis(*_reader(after)),
                 treated_side=treated_side,
+                memo=self._memo(before[0]),
             )
 
         return self._cached((before[0], after[0], str(treated_side)), run)
+
+    def _memo(self, sha256: str) -> _Memo:
+        """The comparison memo of this before photo (the last ``baselines`` photos keep one)."""
+        with self._lock:
+            memo = self._memos.setdefault(sha256, _Memo())
+            self._memos.move_to_end(sha256)
+            while len(self._memos) > self._baselines:
+                self._memos.popitem(last=False)
+            return memo
+
+
+class _Memo(OrderedDict[Any, Any]):
+    """One before photo's measurements, for the last ``SIZE`` skin masks its follow-ups saw
+    (each entry holds a line map, about 25 MB; follow-ups of one subject mostly share one)."""
+
+    SIZE = 2
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.SIZE:
+            self.popitem(last=False)
 
 
 def _reader(photo: tuple[str, Path]) -> tuple[str, Callable[[], bytes]]:

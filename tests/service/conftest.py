@@ -178,7 +178,11 @@ class FakeEngine(Engine):
 
         if not self.compare_available:
             raise ComparisonUnavailable("comparisons are not available in this build")
-        return FakeComparison
+
+        def compare(before: Any, after: Any, *, treated_side: Any, memo: Any) -> Any:
+            return FakeComparison(before, after, treated_side)
+
+        return compare
 
     def draw_photo(self, analysis: Any) -> Any:
         return np.zeros((8, 8, 3), np.uint8)

@@ -39,3 +39,50 @@ def test_real_pair_is_compared_on_upload_with_the_split_face_side(real_api: Api)
     )
     summary = real_api.client.get(f"/v1/studies/{STUDY}/summary", headers=h).json()
     assert (summary["arms"][0]["arm"], summary["arms"][0]["n"]) == ("ADSC", 1)
+
+
+@pytest.mark.slow
+def test_follow_ups_of_one_baseline_measure_it_once_until_its_subject_is_erased(
+    tmp_path, monkeypatch
+):
+    """Each upload is compared with the subject's baseline; the engine keeps the baseline's
+    measurements (``analysis.compare``'s memo), so the second follow-up re-measures only
+    itself and reads exactly what a fresh comparison reads. Erasing the subject drops them."""
+    import hashlib
+    import importlib
+
+    from analysis.face import shared_finder
+    from service.engine import Engine
+
+    compare_module = importlib.import_module("analysis.compare")  # not the package's function
+    photos = []
+    for name, data in (
+        ("base", jpeg_face("pd_biden_2013_vp")),
+        ("week4", jpeg_face("pd_biden_2021_presidential", quality=92)),
+        ("week12", jpeg_face("pd_biden_2021_presidential", quality=85)),
+    ):
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(data)
+        photos.append((hashlib.sha256(data).hexdigest(), path))
+    base, week4, week12 = photos
+
+    calls = []
+    measure = compare_module.measure_canonical
+    monkeypatch.setattr(
+        compare_module, "measure_canonical", lambda *a: calls.append(1) or measure(*a)
+    )
+    engine = Engine(workers=1)
+    try:
+        engine._comparison(base, week4, None)
+        assert len(calls) == 8  # both photos and three perturbations of each
+        second = engine._comparison(base, week12, None).to_dict()
+        assert len(calls) == 8 + 4  # the baseline's four were kept
+        engine.forget([base[0]])
+        engine._comparison(base, week12, "left")
+        assert len(calls) == 8 + 4 + 8
+    finally:
+        engine.close()
+    fresh = compare_module.compare(
+        base[1].read_bytes(), week12[1].read_bytes(), finder=shared_finder()
+    )
+    assert second == fresh.to_dict()
