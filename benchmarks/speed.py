@@ -4,7 +4,8 @@ Run: ``python -m benchmarks.speed [--repeats N] [--face STEM]``
 
 The reference is ``skimage.filters.frangi(gray, sigmas=(1, 2, 3, 4))`` on a 1024x1024 grey
 image, timed in the same process, so the ratio is comparable across machines. The 12 MP input
-is a shared face (../shared/faces) upscaled to 3000x4000 and JPEG-encoded; the analysis starts
+is a shared face (../shared/faces) upscaled to 12 MP in its own aspect ratio (a square photo
+to 3464x3464, a 4:5 one to 3098x3873) and JPEG-encoded; the analysis starts
 from the file's bytes (decoding included). Memory: peak Python-tracked allocations during one
 analysis (tracemalloc, numpy arrays included; OpenCV's own buffers are not tracked) and the
 process's peak resident set.
@@ -26,6 +27,16 @@ from datasets.shared_faces import FACES_DIR
 FACES = FACES_DIR
 
 
+TWELVE_MP = 12_000_000
+
+
+def twelve_mp_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) of 12 MP in the photo's own aspect ratio. Until 2026-11-29 every photo
+    was stretched to 3000x4000, which made the square Biden photos' faces a third taller."""
+    scale = float(np.sqrt(TWELVE_MP / (width * height)))
+    return round(width * scale), round(height * scale)
+
+
 def _twelve_mp_jpeg(stem: str) -> bytes:
     path = FACES / f"{stem}.jpg"
     if not path.is_file():
@@ -33,7 +44,8 @@ def _twelve_mp_jpeg(stem: str) -> bytes:
     img = cv2.imread(str(path))
     if img is None:
         raise SystemExit(f"cannot read {path}")
-    img = cv2.resize(img, (3000, 4000), interpolation=cv2.INTER_CUBIC)
+    size = twelve_mp_size(img.shape[1], img.shape[0])
+    img = cv2.resize(img, size, interpolation=cv2.INTER_CUBIC)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
     assert ok
     return buf.tobytes()
@@ -115,7 +127,7 @@ def main() -> None:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     med_total, med_frangi = statistics.median(totals), statistics.median(frangi)
-    print(f"12 MP analysis ({args.face} at 3000x4000, JPEG bytes in), {args.repeats} runs, medians")
+    print(f"12 MP analysis ({args.face}, JPEG bytes in), {args.repeats} runs, medians")
     print()
     print("| what | median s | ratio to frangi |")
     print("|---|---:|---:|")
@@ -136,7 +148,7 @@ def main() -> None:
     med_cmp = statistics.median(compare_times)
     print()
     print(
-        f"12 MP comparison ({args.pair[0]} -> {args.pair[1]}, both at 3000x4000), "
+        f"12 MP comparison ({args.pair[0]} -> {args.pair[1]}, both at 12 MP), "
         f"MDC included, {args.repeats} runs after a warm-up, medians; a series measures its "
         "baseline once"
     )

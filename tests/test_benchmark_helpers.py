@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from benchmarks.accuracy import _rho_ceiling
@@ -21,3 +22,12 @@ def test_rank_correlation_ceiling_with_untouched_regions():
         exact_fades = np.r_[fades, rng.normal(0.0, noise, 273)]
         assert stats.spearmanr(true, exact_fades).statistic <= ceiling + 1e-9
     assert _rho_ceiling(list(fades)) == 1.0  # nothing untouched: no ceiling
+
+
+def test_speed_benchmark_photos_are_12_mp_in_their_own_aspect_ratio():
+    from benchmarks.speed import twelve_mp_size
+
+    for width, height in ((1200, 1200), (1688, 1720), (2400, 3000)):
+        w, h = twelve_mp_size(width, height)
+        assert w * h == pytest.approx(12e6, rel=0.001)
+        assert w / h == pytest.approx(width / height, rel=0.001)
