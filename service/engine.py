@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+ERASED_KEPT = 4096
 
 
 class ComparisonUnavailable(Exception):
@@ -37,6 +38,10 @@ class Engine:
         self._memos: OrderedDict[str, _Memo] = OrderedDict()  # before photo: its memo
         self._baselines = baselines
         self._lock = threading.Lock()
+        self._erasures = 0  # forget calls so far
+        # photo sha256: the forget call that erased it (the last ERASED_KEPT photos; a result
+        # computed across an erasure is not kept)
+        self._erased: OrderedDict[str, int] = OrderedDict()
         self._models: Future[None] | None = None
 
     # hooks ------------------------------------------------------------------------------------
@@ -85,6 +90,10 @@ class Engine:
         """Drop these photos' analyses from memory (an erased subject)."""
         gone = set(sha256s)
         with self._lock:
+            self._erasures += 1
+            self._erased.update(dict.fromkeys(gone, self._erasures))
+            while len(self._erased) > ERASED_KEPT:
+                self._erased.popitem(last=False)
             for key in [k for k in self._cache if gone.intersection(k)]:
                 del self._cache[key]
             for sha256 in gone.intersection(self._memos):
@@ -125,12 +134,17 @@ class Engine:
         return await asyncio.wrap_future(self._pool.submit(partial(fn, *args)))
 
     def _cached(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, kept under ``key`` unless one of its photos was erased meanwhile (an
+        analysis still running when its subject is erased is returned, not kept)."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]  # type: ignore[no-any-return]
+            started = self._erasures
         result = compute()
         with self._lock:
+            if self._erased_since(started, key):
+                return result
             self._cache[key] = result
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -143,20 +157,30 @@ class Engine:
         self, before: tuple[str, Path], after: tuple[str, Path], treated_side: str | None
     ) -> Any:
         compare = self.comparer()  # before measuring anything
+        with self._lock:
+            started = self._erasures
 
         def run() -> Any:
             return compare(
                 self._analysis(*_reader(before)),
                 self._analysis(*_reader(after)),
                 treated_side=treated_side,
-                memo=self._memo(before[0]),
+                memo=self._memo(before[0], started),
             )
 
         return self._cached((before[0], after[0], str(treated_side)), run)
 
-    def _memo(self, sha256: str) -> _Memo:
-        """The comparison memo of this before photo (the last ``baselines`` photos keep one)."""
+    def _erased_since(self, erasures: int, sha256s: tuple[str, ...]) -> bool:
+        """Whether one of these photos was erased after the first ``erasures`` forget calls
+        (call with the lock held)."""
+        return any(self._erased.get(sha256, 0) > erasures for sha256 in sha256s)
+
+    def _memo(self, sha256: str, started: int) -> _Memo:
+        """The comparison memo of this before photo (the last ``baselines`` photos keep one);
+        a throwaway one when the photo was erased since the comparison ``started``."""
         with self._lock:
+            if self._erased_since(started, (sha256,)):
+                return _Memo()
             memo = self._memos.setdefault(sha256, _Memo())
             self._memos.move_to_end(sha256)
             while len(self._memos) > self._baselines:

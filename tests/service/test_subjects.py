@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
 from service import models as m
-from tests.service.conftest import STUDY, Api, fake_photo
+from tests.service.conftest import STUDY, Api, FakeEngine, fake_photo
 
 S = f"/v1/studies/{STUDY}/subjects"
 
@@ -106,3 +110,42 @@ def test_delete_erases_photos_files_and_results(api: Api):
     assert len(kept) == 2
     cache = api.client.app.state.wt.engine._cache  # the erased subject's are gone from memory
     assert {sha for key in cache for sha in key if len(sha) == 64} == {p["sha256"] for p in kept}
+
+
+class _HeldEngine(FakeEngine):
+    """Its analyses wait for ``go`` once they have started (``entered``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.go = threading.Event(), threading.Event()
+
+    def run_analysis(self, data: bytes) -> Any:
+        self.entered.set()
+        assert self.go.wait(30)
+        return super().run_analysis(data)
+
+
+def test_results_computed_across_an_erasure_are_not_kept_in_memory():
+    """A subject erased while its photo is still being measured: the result goes to the
+    request that asked for it and is not cached, and no comparison memo is kept for it. The
+    same photo uploaded again later is kept as usual."""
+    engine = _HeldEngine()
+    data = fake_photo(33.0)
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            job = pool.submit(engine._analysis, sha, lambda: data)
+            assert engine.entered.wait(30)
+            started = engine._erasures
+            engine.forget([sha])
+            engine.go.set()
+            assert job.result().spec["value"] == 33.0
+        assert (sha,) not in engine._cache
+        engine._memo(sha, started)  # a comparison that began before the erasure
+        assert sha not in engine._memos
+        engine._analysis(sha, lambda: data)
+        engine._memo(sha, engine._erasures)
+        assert (sha,) in engine._cache
+        assert sha in engine._memos
+    finally:
+        engine.close()
