@@ -21,7 +21,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 ERASED_KEPT = 4096
+MEMO_ENTRIES = 2  # skin masks a baseline's memo keeps (follow-ups of a subject mostly share one)
+
+
+class _Lru(OrderedDict[K, V]):
+    """An ordered dict that keeps only its ``size`` newest entries: setting a key beyond that
+    drops the oldest (``move_to_end`` marks one as used)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 class ComparisonUnavailable(Exception):
@@ -33,15 +50,14 @@ class Engine:
 
     def __init__(self, workers: int, cache_size: int = 8, baselines: int = 4) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analysis")
-        self._cache: OrderedDict[tuple[str, ...], Any] = OrderedDict()  # analyses, comparisons
-        self._cache_size = cache_size
-        self._memos: OrderedDict[str, _Memo] = OrderedDict()  # before photo: its memo
-        self._baselines = baselines
+        self._cache: _Lru[tuple[str, ...], Any] = _Lru(cache_size)  # analyses, comparisons
+        # before photo: its comparison memo (``analysis.compare``), one line map per entry
+        self._memos: _Lru[str, _Lru[Any, Any]] = _Lru(baselines)
         self._lock = threading.Lock()
         self._erasures = 0  # forget calls so far
         # photo sha256: the forget call that erased it (the last ERASED_KEPT photos; a result
         # computed across an erasure is not kept)
-        self._erased: OrderedDict[str, int] = OrderedDict()
+        self._erased: _Lru[str, int] = _Lru(ERASED_KEPT)
         self._models: Future[None] | None = None
 
     # hooks ------------------------------------------------------------------------------------
@@ -91,9 +107,8 @@ class Engine:
         gone = set(sha256s)
         with self._lock:
             self._erasures += 1
-            self._erased.update(dict.fromkeys(gone, self._erasures))
-            while len(self._erased) > ERASED_KEPT:
-                self._erased.popitem(last=False)
+            for sha256 in gone:
+                self._erased[sha256] = self._erasures
             for key in [k for k in self._cache if gone.intersection(k)]:
                 del self._cache[key]
             for sha256 in gone.intersection(self._memos):
@@ -146,8 +161,6 @@ class Engine:
             if self._erased_since(started, key):
                 return result
             self._cache[key] = result
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
         return result
 
     def _analysis(self, sha256: str, read: Callable[[], bytes]) -> Any:
@@ -175,29 +188,17 @@ class Engine:
         (call with the lock held)."""
         return any(self._erased.get(sha256, 0) > erasures for sha256 in sha256s)
 
-    def _memo(self, sha256: str, started: int) -> _Memo:
+    def _memo(self, sha256: str, started: int) -> _Lru[Any, Any]:
         """The comparison memo of this before photo (the last ``baselines`` photos keep one);
         a throwaway one when the photo was erased since the comparison ``started``."""
         with self._lock:
             if self._erased_since(started, (sha256,)):
-                return _Memo()
-            memo = self._memos.setdefault(sha256, _Memo())
+                return _Lru(MEMO_ENTRIES)
+            memo = self._memos.get(sha256)
+            if memo is None:
+                memo = self._memos[sha256] = _Lru(MEMO_ENTRIES)
             self._memos.move_to_end(sha256)
-            while len(self._memos) > self._baselines:
-                self._memos.popitem(last=False)
             return memo
-
-
-class _Memo(OrderedDict[Any, Any]):
-    """One before photo's measurements, for the last ``SIZE`` skin masks its follow-ups saw
-    (each entry holds a line map, about 25 MB; follow-ups of one subject mostly share one)."""
-
-    SIZE = 2
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
-        while len(self) > self.SIZE:
-            self.popitem(last=False)
 
 
 def _reader(photo: tuple[str, Path]) -> tuple[str, Callable[[], bytes]]:

@@ -565,8 +565,8 @@ def test_change_series_fades_the_chosen_site_and_keeps_the_other(
         assert change[~on[site]].max() == 0
     # the glabellar lines: vertical, either side of the midline, between the brows' heads
     x_r, x_l = (x.points_px[:, 0].mean() for x in glabella)
-    heads = pts[[107, 336], 0]
-    assert heads.min() < x_r < pts[168, 0] < x_l < heads.max()
+    heads = pts[series.BROW_HEADS, 0]
+    assert heads.min() < x_r < pts[lm.NASION, 0] < x_l < heads.max()
     for x in glabella:
         rise, drift = np.ptp(x.points_px[:, 1]) * mm, np.ptp(x.points_px[:, 0]) * mm
         assert 5.0 < rise <= 13.0
