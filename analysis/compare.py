@@ -43,11 +43,25 @@ Method
    both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
-   quantisation. ``significant`` is ``|delta| > mdc``. A series (``track``) measures its
-   baseline and the baseline's perturbations once, for every follow-up that sees the same skin
-   (they depend on the follow-up only through that skin and the resolution blur, their key);
-   a caller that compares follow-ups one at a time (the service, on each upload) passes a
-   ``memo`` to the same end.
+   quantisation (``SEVERITY_MDC_FLOOR`` for severity, see 6). ``significant`` is ``|delta| > mdc``.
+6. ``wrinkles.severity`` is read on the same lines in both photos. Its index ``S`` (length x
+   depth per area) changes from the before photo's own by the change of the line load both
+   photos show on the lines either one found: each centre pixel of either photo's lines
+   (weighted by its length, the larger of the two) read as the valley strength (estimated
+   depth, the strongest within ``LINE_READ_PX``) of every measurement, at the place that
+   measurement's re-framing moved it to (``_seen_at``). A line that fades reads its depth
+   falling although the after photo's detector no longer counts it, and a fragment of
+   texture that one measurement counts and the next does not moves the load by its small
+   depth change instead of its whole length: on the change benchmark's series a faded
+   glabella or crow's feet is found in about a quarter of series instead of none
+   (``docs/method.md``). Re-sampling a photo as a re-take does (5 % scale, a 3 degree
+   turn) moves every region's line load together by 3-4 %, beyond what the small
+   re-framings of step 5 sample: severity's floor is ``SEVERITY_MDC_FLOOR`` (4 %). The other
+   wrinkle metrics are each photo's own.
+7. A series (``track``) measures its baseline and the baseline's perturbations once, for every
+   follow-up that sees the same skin (they depend on the follow-up only through that skin and
+   the resolution blur, their key); a caller that compares follow-ups one at a time (the
+   service, on each upload) passes a ``memo`` to the same end.
 """
 
 from __future__ import annotations
@@ -67,7 +81,7 @@ from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
 from analysis.face import FaceFinder, shared_finder
-from analysis.metrics import BETTER, METRICS, RegionMetrics
+from analysis.metrics import BETTER, METRICS, RegionMetrics, severity, severity_index
 from analysis.pigment import PigmentMaps
 from analysis.pipeline import (
     SCHEMA_VERSION,
@@ -77,7 +91,7 @@ from analysis.pipeline import (
     prepare,
 )
 from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill
-from analysis.types import F32, F64, U8, Bool
+from analysis.types import F16, F32, F64, U8, Bool
 from analysis.wrinkles import WrinkleMap, relative_luminance
 
 MAX_POSE_DIFF_DEG = 15.0
@@ -88,7 +102,13 @@ FLOW_SMOOTH_MM = 2.0  # the dense registration field is smooth on this scale
 MAX_FLOW_MM = 2.0  # and moves no pixel further than this beyond the landmark mesh
 CHANGE_MAP_MM = 1.0
 RESOLUTION_BLUR = 0.45  # Gaussian sigma of one source pixel, in source pixels
+LINE_READ_PX = 1  # a line is read as the strongest valley within this many pixels of it
 MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called significant
+# ... and 4 % for wrinkles.severity: a re-take re-samples the skin at another scale and angle,
+# which moves every region's line load together by 3-4 % (5 % scale, 3 degrees), more than
+# the small re-framings of the noise floor do (``test_a_retake_s_resampling_moves_severity_
+# together_by_about_its_floor`` in tests/analysis/test_compare.py)
+SEVERITY_MDC_FLOOR = 0.04
 COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
 # (dx px, dy px, scale, exposure, (R, G, B) gains, JPEG quality or 0, turn in degrees):
 # re-framing (the photo's pixel grid falls elsewhere on the skin), light, the
@@ -176,12 +196,12 @@ class Comparison:
     photometric: dict[str, Any]
     regions: RegionMasks
     after_canonical: CanonicalFace
-    before_metrics: dict[str, RegionMetrics]
-    after_metrics: dict[str, RegionMetrics]
+    before_metrics: dict[str, RegionMetrics]  # each photo's own measurement on these regions
+    after_metrics: dict[str, RegionMetrics]  # (the changes read severity on both's lines)
     changes: dict[str, dict[str, MetricChange]]
     before_wrinkles: WrinkleMap  # both measured on the before face's grid and regions
     after_wrinkles: WrinkleMap
-    change_map: F32  # (H, W) after - before depth-weighted line presence, before's frame
+    change_map: F32  # (H, W) after - before line depth on either's lines, before's frame
     treated_side: str | None = None
     split_face: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -462,13 +482,8 @@ class _Side:
         re-framing (shift, scale and turn about the centre) of the sampling, a change of light
         and a JPEG re-compression. (Unperturbed, the face is sampled once, in ``register``,
         and only ``finish``-ed.)"""
-        dx, dy, scale, exposure, channel, quality, angle = p
-        xx, yy = pixel_grid(grid.shape)
-        h, w = grid.shape
-        cos, sin = np.cos(np.radians(angle)) / scale, np.sin(np.radians(angle)) / scale
-        u, v = xx - w / 2, yy - h / 2
-        sx = (cos * u + sin * v + w / 2 - dx).astype(np.float32)
-        sy = (-sin * u + cos * v + h / 2 - dy).astype(np.float32)
+        _, _, _, exposure, channel, quality, _ = p
+        sx, sy = _reframing(p, grid.shape)
         face = _remap(grid, self.prepared, *_compose(self.map_x, self.map_y, sx, sy))
         return self.finish(face, exposure * np.asarray(channel), quality)
 
@@ -500,6 +515,65 @@ def _values(metrics: Mapping[str, RegionMetrics]) -> dict[str, dict[str, float]]
     return {r: dict(m.values) for r, m in metrics.items()}
 
 
+def _copy(values: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    return {r: dict(v) for r, v in values.items()}
+
+
+def _line_read(wrinkles: WrinkleMap) -> F16:
+    """A measurement's valley strength (estimated depth) widened to the strongest within
+    ``LINE_READ_PX``: another photo's line is read there although registration and
+    re-framing place it to about a pixel. Half precision: a series keeps its baseline's."""
+    k = 2 * LINE_READ_PX + 1
+    return np.asarray(cv2.dilate(wrinkles.strength, np.ones((k, k), np.uint8)), np.float16)
+
+
+def _turn(p: Perturbation) -> tuple[float, float]:
+    """Cosine and sine of ``p``'s turn, divided by its scale."""
+    _, _, scale, _, _, _, angle = p
+    return np.cos(np.radians(angle)) / scale, np.sin(np.radians(angle)) / scale
+
+
+def _reframing(p: Perturbation, shape: tuple[int, int]) -> tuple[F32, F32]:
+    """Where each pixel of the image re-framed by ``p`` (shift, scale and turn about the
+    centre) samples the grid."""
+    xx, yy = pixel_grid(shape)
+    h, w = shape
+    cos, sin = _turn(p)
+    u, v = xx - w / 2, yy - h / 2
+    sx = (cos * u + sin * v + w / 2 - p[0]).astype(np.float32)
+    sy = (-sin * u + cos * v + h / 2 - p[1]).astype(np.float32)
+    return sx, sy
+
+
+def _seen_at(
+    p: Perturbation | None, shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the grid pixels ``(ys, xs)`` lie in the image ``_Side.render`` makes for ``p``
+    (the inverse of ``_reframing``), to the nearest pixel; themselves when unperturbed."""
+    if p is None:
+        return ys, xs
+    h, w = shape
+    cos, sin = _turn(p)
+    qu, qv = xs + p[0] - w / 2, ys + p[1] - h / 2
+    det = cos**2 + sin**2
+    u, v = (cos * qu - sin * qv) / det, (sin * qu + cos * qv) / det
+    y = np.clip(np.rint(v + h / 2), 0, h - 1).astype(np.intp)
+    x = np.clip(np.rint(u + w / 2), 0, w - 1).astype(np.intp)
+    return y, x
+
+
+def _line_load(
+    regions: RegionMasks, weight: F32, read: F16, p: Perturbation | None, mm_per_px: float
+) -> dict[str, float]:
+    """The severity index of the lines ``weight`` (length per pixel) at the depth one
+    measurement (``read``, re-framed by ``p``) shows there."""
+    on = np.nonzero(weight > 0)
+    ys, xs = _seen_at(p, weight.shape, *on)
+    depth = np.zeros(weight.shape, np.float32)
+    depth[on] = read[ys, xs]
+    return severity_index(regions, weight, depth, mm_per_px)
+
+
 def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:
     """Per region and metric: the sample variance over the runs of one photo."""
     out: dict[str, dict[str, F64]] = {}
@@ -528,17 +602,18 @@ def compare(
     service comparing each follow-up upload with the subject's baseline). The before photo's
     measurements (the photo and its perturbations) are stored there and re-used by the next
     comparison that sees the same skin, with the same result. Its keys name the photo, so a
-    wrong memo only costs the measurements; each entry holds a line map (about 25 MB).
+    wrong memo only costs the measurements; each entry holds a line map and four line reads
+    (about 33 MB).
     """
     return _compare(before, after, treated_side, memo, analyze_kw)
 
 
 # One photo's measurements on a pair's grid: unperturbed (all maps), then each perturbation's
 # metrics. A series (``track``) or a caller's memo keeps its baseline's: the line map, the
-# metrics and the perturbations' metrics.
+# metrics, the perturbations' metrics and every measurement's line read (``_line_read``).
 _Measured = tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]
 _PerturbedValues = tuple[dict[str, dict[str, float]], ...]
-_BaselineRuns = tuple[WrinkleMap, dict[str, RegionMetrics], _PerturbedValues]
+_BaselineRuns = tuple[WrinkleMap, dict[str, RegionMetrics], _PerturbedValues, tuple[F16, ...]]
 Memo = dict[tuple[bytes, float, bytes], _BaselineRuns]
 
 
@@ -598,16 +673,34 @@ def _compare(
 
     def side(i: int) -> _BaselineRuns:
         wrinkles, _, metrics = measured[(i, None)]
-        return wrinkles, metrics, tuple(_values(measured[(i, p)][2]) for p in PERTURBATIONS)
+        perturbed = tuple(_values(measured[(i, p)][2]) for p in PERTURBATIONS)
+        reads = tuple(_line_read(measured[(i, p)][0]) for p in (None, *PERTURBATIONS))
+        return wrinkles, metrics, perturbed, reads
 
     if known is None:
         known = side(0)
         if memo is not None:
             memo[key] = known
-    wrinkles_a, before_metrics, perturbed_before = known
-    wrinkles_b, after_metrics, perturbed_after = side(1)
-    runs_before = [_values(before_metrics), *perturbed_before]
+    wrinkles_a, before_metrics, perturbed_before, reads_before = known
+    wrinkles_b, after_metrics, perturbed_after, reads_after = side(1)
+    runs_before = [_values(before_metrics), *map(_copy, perturbed_before)]
     runs_after = [_values(after_metrics), *perturbed_after]
+    # wrinkles.severity: the before photo's own, changed by the line load both photos show on
+    # the lines of either
+    weight = np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm)
+    own = severity_index(regions, wrinkles_a.length_mm, wrinkles_a.depth, grid.mm_per_px)
+    loads = [
+        [
+            _line_load(regions, weight, read, p, grid.mm_per_px)
+            for read, p in zip(reads, (None, *PERTURBATIONS), strict=True)
+        ]
+        for reads in (reads_before, reads_after)
+    ]
+    for photo_runs, photo_loads in ((runs_before, loads[0]), (runs_after, loads[1])):
+        for values, load in zip(photo_runs, photo_loads, strict=True):
+            for region in values.keys() & own.keys():
+                change = load[region] - loads[0][0][region]
+                values[region]["wrinkles.severity"] = float(severity(own[region] + change))
     var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
     regions_present = [r for r in REGIONS if r in before_metrics and r in after_metrics]
     pooled = {
@@ -620,12 +713,13 @@ def _compare(
     for region in regions_present:
         changes[region] = {}
         for m in METRICS:
-            v0, v1 = before_metrics[region][m], after_metrics[region][m]
-            floor = 1.0 if m in COUNT_METRICS else MDC_FLOOR * max(abs(v0), abs(v1))
+            v0, v1 = runs_before[0][region][m], runs_after[0][region][m]
+            relative = SEVERITY_MDC_FLOOR if m == "wrinkles.severity" else MDC_FLOOR
+            floor = 1.0 if m in COUNT_METRICS else relative * max(abs(v0), abs(v1))
             mdc = max(t * np.sqrt(2.0 * pooled[region][m]), floor)
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
-    change_map = _change_map(wrinkles_a, wrinkles_b, skin)
+    change_map = _change_map(weight, reads_before[0], reads_after[0], skin, grid.mm_per_px)
     split = _split_face(changes, treated_side) if treated_side else {}
     return Comparison(
         before=a,
@@ -645,16 +739,14 @@ def _compare(
     )
 
 
-def _change_map(before: WrinkleMap, after: WrinkleMap, skin: Bool) -> F32:
-    """Where lines deepened (> 0) or faded (< 0): the difference of depth-weighted line length
-    per pixel, smoothed over ``CHANGE_MAP_MM``, in depth units (0.05 = a line 5 % deeper)."""
-    sigma = CHANGE_MAP_MM / 0.2
-
-    def presence(w: WrinkleMap) -> F32:
-        blurred = cv2.GaussianBlur(w.length_mm * w.depth / 0.2, (0, 0), sigma)
-        return np.asarray(blurred * (2 * np.pi) ** 0.5 * sigma, np.float32)
-
-    return np.asarray(np.where(skin, presence(after) - presence(before), 0.0), np.float32)
+def _change_map(weight: F32, before: F16, after: F16, skin: Bool, mm_per_px: float) -> F32:
+    """Where lines deepened (> 0) or faded (< 0): on the lines of either photo (``weight``,
+    length per pixel), the after photo's line read minus the before photo's, smoothed over
+    ``CHANGE_MAP_MM``, in depth units (0.05 = a line 5 % deeper)."""
+    sigma = CHANGE_MAP_MM / mm_per_px
+    diff = weight * (after.astype(np.float32) - before.astype(np.float32)) / mm_per_px
+    blurred = cv2.GaussianBlur(diff, (0, 0), sigma) * (2 * np.pi) ** 0.5 * sigma
+    return np.asarray(np.where(skin, blurred, 0.0), np.float32)
 
 
 def _split_face(

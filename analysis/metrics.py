@@ -33,7 +33,7 @@ import numpy as np
 
 from analysis.pigment import PigmentMaps
 from analysis.regions import ANATOMICAL_REGIONS, REGIONS, RegionMasks
-from analysis.types import F64, Bool
+from analysis.types import F32, F64, Bool
 from analysis.wrinkles import WrinkleMap
 
 METRICS: tuple[str, ...] = (
@@ -174,7 +174,7 @@ def region_metrics(
 
     table = {
         "region.area_cm2": area,
-        "wrinkles.severity": 100.0 * (1.0 - np.exp(-s_index / SEVERITY_SCALE)),
+        "wrinkles.severity": severity(s_index),
         "wrinkles.count": count,
         "wrinkles.length_mm": length,
         "wrinkles.fine_length_mm": fine_len,
@@ -202,6 +202,24 @@ def region_metrics(
         }
         out[name] = RegionMetrics(region=name, values=values)
     return out
+
+
+def severity(index: F64 | float) -> F64:
+    """``wrinkles.severity`` from its index ``S`` (mm x % of line per cm2; 0 below 0)."""
+    return np.asarray(100.0 * (1.0 - np.exp(-np.maximum(index, 0.0) / SEVERITY_SCALE)))
+
+
+def severity_index(
+    regions: RegionMasks, length_mm: F32, depth: F32, mm_per_px: float
+) -> dict[str, float]:
+    """Per region present: ``S = sum(length_mm * depth_pct) / area_cm2``, the index behind
+    ``wrinkles.severity``, for any per-pixel length and depth (a comparison reads each photo's
+    depth on the lines of both, see ``analysis.compare``)."""
+    t = _Tally(regions)
+    area = t.sum() * (mm_per_px**2 / 100.0)
+    lines = length_mm > 0
+    index = _safe_div(100.0 * t.sum_at(lines, length_mm * depth), area)
+    return {name: float(index[i]) for i, name in enumerate(REGIONS) if area[i] > 0}
 
 
 def _band_pass(rel: np.ndarray, mm_per_px: float) -> np.ndarray:
