@@ -562,16 +562,14 @@ def _seen_at(
     return y, x
 
 
-def _line_load(
-    regions: RegionMasks, weight: F32, read: F16, p: Perturbation | None, mm_per_px: float
-) -> dict[str, float]:
-    """The severity index of the lines ``weight`` (length per pixel) at the depth one
-    measurement (``read``, re-framed by ``p``) shows there."""
+def _line_depth(weight: F32, read: F16, p: Perturbation | None) -> F32:
+    """On the lines ``weight`` (length per pixel; 0 elsewhere), the depth one measurement
+    (``read``, re-framed by ``p``) shows there."""
     on = np.nonzero(weight > 0)
     ys, xs = _seen_at(p, weight.shape, *on)
     depth = np.zeros(weight.shape, np.float32)
     depth[on] = read[ys, xs]
-    return severity_index(regions, weight, depth, mm_per_px)
+    return depth
 
 
 def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:
@@ -688,14 +686,15 @@ def _compare(
     # wrinkles.severity: the before photo's own, changed by the line load both photos show on
     # the lines of either
     weight = np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm)
-    own = severity_index(regions, wrinkles_a.length_mm, wrinkles_a.depth, grid.mm_per_px)
-    loads = [
-        [
-            _line_load(regions, weight, read, p, grid.mm_per_px)
-            for read, p in zip(reads, (None, *PERTURBATIONS), strict=True)
-        ]
+    (own,) = severity_index(regions, wrinkles_a.length_mm, [wrinkles_a.depth], grid.mm_per_px)
+    each = (None, *PERTURBATIONS)  # every photo's measurements, in this order
+    depths = [
+        _line_depth(weight, read, p)
         for reads in (reads_before, reads_after)
+        for read, p in zip(reads, each, strict=True)
     ]
+    flat = severity_index(regions, weight, depths, grid.mm_per_px)
+    loads = [flat[: len(each)], flat[len(each) :]]
     for photo_runs, photo_loads in ((runs_before, loads[0]), (runs_after, loads[1])):
         for values, load in zip(photo_runs, photo_loads, strict=True):
             for region in values.keys() & own.keys():

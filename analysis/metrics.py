@@ -25,7 +25,7 @@ pass. Definitions and units:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -210,16 +210,19 @@ def severity(index: F64 | float) -> F64:
 
 
 def severity_index(
-    regions: RegionMasks, length_mm: F32, depth: F32, mm_per_px: float
-) -> dict[str, float]:
-    """Per region present: ``S = sum(length_mm * depth_pct) / area_cm2``, the index behind
-    ``wrinkles.severity``, for any per-pixel length and depth (a comparison reads each photo's
-    depth on the lines of both, see ``analysis.compare``)."""
+    regions: RegionMasks, length_mm: F32, depths: Sequence[F32], mm_per_px: float
+) -> list[dict[str, float]]:
+    """For each depth map, per region present: ``S = sum(length_mm * depth_pct) / area_cm2``,
+    the index behind ``wrinkles.severity``, for any per-pixel length and depth (a comparison
+    reads each measurement's depth on the lines of both photos, see ``analysis.compare``)."""
     t = _Tally(regions)
     area = t.sum() * (mm_per_px**2 / 100.0)
     lines = length_mm > 0
-    index = _safe_div(100.0 * t.sum_at(lines, length_mm * depth), area)
-    return {name: float(index[i]) for i, name in enumerate(REGIONS) if area[i] > 0}
+    out = []
+    for depth in depths:
+        index = _safe_div(100.0 * t.sum_at(lines, length_mm * depth), area)
+        out.append({name: float(index[i]) for i, name in enumerate(REGIONS) if area[i] > 0})
+    return out
 
 
 def _band_pass(rel: np.ndarray, mm_per_px: float) -> np.ndarray:
