@@ -600,15 +600,15 @@ def compare(
     service comparing each follow-up upload with the subject's baseline). The before photo's
     measurements (the photo and its perturbations) are stored there and re-used by the next
     comparison that sees the same skin, with the same result. Its keys name the photo, so a
-    wrong memo only costs the measurements; each entry holds a line map and four line reads
-    (about 33 MB).
+    wrong memo only costs the measurements; each entry holds a line map and three line reads
+    (about 32 MB).
     """
     return _compare(before, after, treated_side, memo, analyze_kw)
 
 
 # One photo's measurements on a pair's grid: unperturbed (all maps), then each perturbation's
 # metrics. A series (``track``) or a caller's memo keeps its baseline's: the line map, the
-# metrics, the perturbations' metrics and every measurement's line read (``_line_read``).
+# metrics, and the perturbations' metrics and line reads (``_line_read``).
 _Measured = tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]
 _PerturbedValues = tuple[dict[str, dict[str, float]], ...]
 _BaselineRuns = tuple[WrinkleMap, dict[str, RegionMetrics], _PerturbedValues, tuple[F16, ...]]
@@ -672,17 +672,19 @@ def _compare(
     def side(i: int) -> _BaselineRuns:
         wrinkles, _, metrics = measured[(i, None)]
         perturbed = tuple(_values(measured[(i, p)][2]) for p in PERTURBATIONS)
-        reads = tuple(_line_read(measured[(i, p)][0]) for p in (None, *PERTURBATIONS))
+        reads = tuple(_line_read(measured[(i, p)][0]) for p in PERTURBATIONS)
         return wrinkles, metrics, perturbed, reads
 
     if known is None:
         known = side(0)
         if memo is not None:
             memo[key] = known
-    wrinkles_a, before_metrics, perturbed_before, reads_before = known
-    wrinkles_b, after_metrics, perturbed_after, reads_after = side(1)
+    wrinkles_a, before_metrics, perturbed_before, perturbed_reads_before = known
+    wrinkles_b, after_metrics, perturbed_after, perturbed_reads_after = side(1)
     runs_before = [_values(before_metrics), *map(_copy, perturbed_before)]
     runs_after = [_values(after_metrics), *perturbed_after]
+    reads_before = [_line_read(wrinkles_a), *perturbed_reads_before]
+    reads_after = [_line_read(wrinkles_b), *perturbed_reads_after]
     # wrinkles.severity: the before photo's own, changed by the line load both photos show on
     # the lines of either
     weight = np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm)
