@@ -109,6 +109,7 @@ from datasets.faces import (
     FaceLine,
     FaceScene,
     Fade,
+    RenderedFace,
     apply_nuisance,
     face_scene,
     random_nuisance,
@@ -565,6 +566,25 @@ def _fades(scene: FaceScene, rng: np.random.Generator) -> Fade:
     return Fade(lines=lines, spots=spots)
 
 
+def drawn_face(
+    path: Path, rng: np.random.Generator
+) -> tuple[NDArray[np.uint8], float, Bool, FaceScene, RenderedFace]:
+    """A shared face cropped to the box its canonical frame covers (at native resolution:
+    every later image is 3-4 times smaller than the whole photo, and landmarks and the iris
+    scale are then taken from that crop, as its analyses will), with a synthetic scene drawn
+    on it. Returns the crop, its mm per pixel, its skin (on the crop's grid), the scene and
+    the drawing."""
+    full = load_image(path).rgb
+    x0, y0, x1, y1 = _frame_box(to_canonical(full, find_face(full)), full.shape[:2])
+    photo = np.ascontiguousarray(full[y0:y1, x0:x1])
+    face = find_face(photo)
+    canonical = to_canonical(photo, face)
+    skin_photo = _photo_skin(canonical, region_masks(canonical).skin, photo.shape[:2])
+    points = face.points.astype(np.float64)
+    scene = face_scene(points, mm_per_px=face.mm_per_px, rng=rng, skin=skin_photo)
+    return photo, face.mm_per_px, skin_photo, scene, render_face(photo, scene)
+
+
 def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> FaceResult:
     """Everything measured on one face: detection counts, region errors, series, variants."""
     t0 = time.perf_counter()
@@ -578,19 +598,7 @@ def evaluate_face(path: Path, thresholds: Mapping[str, Sequence[float]]) -> Face
 
     stem = path.stem
     rng = np.random.default_rng([SEED, zlib.crc32(stem.encode())])
-    full = load_image(path).rgb
-    # Work on the part of the photo that the canonical frame covers (at native resolution):
-    # every later image (drawn, nuisance variants) is 3-4 times smaller than the whole photo.
-    # Landmarks and the iris scale are then taken from that crop, as its analyses will.
-    x0, y0, x1, y1 = _frame_box(to_canonical(full, find_face(full)), full.shape[:2])
-    photo = np.ascontiguousarray(full[y0:y1, x0:x1])
-    face = find_face(photo)
-    canonical = to_canonical(photo, face)
-    mm = face.mm_per_px
-    points = face.points.astype(np.float64)
-    skin_photo = _photo_skin(canonical, region_masks(canonical).skin, photo.shape[:2])
-    scene = face_scene(points, mm_per_px=mm, rng=rng, skin=skin_photo)
-    drawn = render_face(photo, scene)
+    photo, mm, skin_photo, scene, drawn = drawn_face(path, rng)
     a = analyze(drawn.image)
     clean = analyze(photo, finder=_FixedFace(a.face.points, a.face.pose))
     lap("scene, draw, 3 analyses")

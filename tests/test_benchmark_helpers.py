@@ -31,3 +31,20 @@ def test_speed_benchmark_photos_are_12_mp_in_their_own_aspect_ratio():
         w, h = twelve_mp_size(width, height)
         assert w * h == pytest.approx(12e6, rel=0.001)
         assert w / h == pytest.approx(width / height, rel=0.001)
+
+
+def test_retest_summary_counts_flags_and_takes_relative_medians():
+    from benchmarks.retest import Reading, summarise
+
+    readings = [
+        Reading("a", "m", before=10.0, after=11.0, mdc=2.0, significant=False),
+        Reading("a", "m", before=-4.0, after=-2.0, mdc=1.0, significant=True),
+        Reading("b", "m", before=0.0, after=0.0, mdc=1.0, significant=False),  # no size
+    ]
+    x = summarise(readings)
+    assert (x.flagged, x.compared) == (1, 3)
+    assert x.share == pytest.approx(1 / 3)
+    assert x.median_change == pytest.approx((1 / 11 + 2 / 4) / 2)
+    assert x.median_mdc == pytest.approx((2 / 11 + 1 / 4) / 2)
+    empty = summarise([])
+    assert (empty.share, empty.median_change, empty.median_mdc) == (0.0, None, None)

@@ -1,0 +1,147 @@
+"""Test-retest: how often a comparison flags each metric when the photo was only taken again.
+
+Run: ``python -m benchmarks.retest [--pairs N] [--faces STEM ...]``
+
+Each shared face gets the accuracy benchmark's synthetic scene (lines, spots, redness: the
+same drawing, seed and crop as ``benchmarks.accuracy``) and is photographed again in ``N``
+pairs under the repeatability protocol (``datasets.faces.DEFAULT_NUISANCE``: exposure
++-15 %, white balance +-5 % per channel, rotation +-3 degrees, scale +-5 %, JPEG quality
+80-95). Each pair is compared. Nothing changed, so every significant region-metric is a
+false change. Printed per metric, for the dev and the held-out faces: the share flagged,
+and, over the region pairs, the median relative change and the median relative noise floor
+(both as a share of the larger of the two values); then the share flagged per face, with
+its resolution. The accuracy benchmark reports only the overall rate, over one pair a face.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis import compare
+from analysis.errors import AnalysisError
+from analysis.metrics import METRICS
+from analysis.pipeline import analyze
+from benchmarks.accuracy import SEED, drawn_face
+from datasets.faces import DEFAULT_NUISANCE, apply_nuisance, random_nuisance
+from datasets.shared_faces import FACES_DIR, HELD_OUT
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One region-metric of one nuisance-only pair."""
+
+    stem: str
+    metric: str
+    before: float
+    after: float
+    mdc: float
+    significant: bool
+
+    @property
+    def size(self) -> float:
+        return max(abs(self.before), abs(self.after))
+
+
+@dataclass(frozen=True)
+class Summary:
+    flagged: int
+    compared: int
+    median_change: float | None  # |after - before| / size, over region pairs with a size
+    median_mdc: float | None  # mdc / size, likewise
+
+    @property
+    def share(self) -> float:
+        return self.flagged / self.compared if self.compared else 0.0
+
+
+def summarise(readings: Sequence[Reading]) -> Summary:
+    """Flags and the median relative change and noise floor of some readings."""
+    sized = [r for r in readings if r.size > 0]
+    return Summary(
+        flagged=sum(r.significant for r in readings),
+        compared=len(readings),
+        median_change=(
+            statistics.median(abs(r.after - r.before) / r.size for r in sized) if sized else None
+        ),
+        median_mdc=statistics.median(r.mdc / r.size for r in sized) if sized else None,
+    )
+
+
+def retest(stem: str, pairs: int) -> tuple[list[Reading], float, int]:
+    """The readings of ``pairs`` nuisance-only pairs of one drawn face, its resolution (photo
+    px per mm) and how many pairs could not be compared (a photo refused, or registration)."""
+    rng = np.random.default_rng([SEED, zlib.crc32(stem.encode())])
+    _, mm, _, _, drawn = drawn_face(FACES_DIR / f"{stem}.jpg", rng)
+    readings: list[Reading] = []
+    failed = 0
+    for _ in range(pairs):
+        try:
+            shots = [
+                analyze(apply_nuisance(drawn.image, random_nuisance(rng, DEFAULT_NUISANCE))[0])
+                for _ in range(2)
+            ]
+            c = compare(*shots)
+        except AnalysisError:
+            failed += 1
+            continue
+        for changes in c.changes.values():
+            for m, x in changes.items():
+                readings.append(Reading(stem, m, x.before, x.after, x.mdc, x.significant))
+    return readings, 1.0 / mm, failed
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=2, help="nuisance-only pairs per face")
+    parser.add_argument("--faces", nargs="+", help="face stems (default: all shared faces)")
+    args = parser.parse_args()
+    stems = args.faces or sorted(p.stem for p in FACES_DIR.glob("*.jpg"))
+    if not stems:
+        raise SystemExit(f"benchmark needs the shared face photos in {FACES_DIR}")
+    readings: list[Reading] = []
+    per_face: list[tuple[str, float, int]] = []
+    for stem in stems:
+        rows, px_per_mm, failed = retest(stem, args.pairs)
+        readings += rows
+        per_face.append((stem, px_per_mm, failed))
+    sets = {
+        "dev": [r for r in readings if r.stem not in HELD_OUT],
+        "held-out": [r for r in readings if r.stem in HELD_OUT],
+    }
+    print(f"{args.pairs} nuisance-only pairs per face on {len(stems)} faces")
+    print()
+    head = " | ".join(f"{s}: flagged | change | mdc" for s in sets)
+    print(f"| metric | {head} |")
+    print("|---|" + "---:|---:|---:|" * len(sets))
+    for m in ("all", *METRICS):
+        cells = []
+        for part in sets.values():
+            x = summarise([r for r in part if m == "all" or r.metric == m])
+            cells.append(
+                f"{x.flagged}/{x.compared} ({_pct(x.share)}) | {_pct(x.median_change)} "
+                f"| {_pct(x.median_mdc)}"
+                if x.compared
+                else "- | - | -"
+            )
+        print(f"| {m} | " + " | ".join(cells) + " |")
+    print()
+    print("| face | set | px/mm | flagged | pairs not compared |")
+    print("|---|---|---:|---:|---:|")
+    for stem, px_per_mm, failed in per_face:
+        x = summarise([r for r in readings if r.stem == stem])
+        name = "held-out" if stem in HELD_OUT else "dev"
+        print(f"| {stem} | {name} | {px_per_mm:.2f} | {_pct(x.share)} | {failed} |")
+
+
+if __name__ == "__main__":
+    main()
