@@ -43,7 +43,9 @@ Method
    both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
-   quantisation (``SEVERITY_MDC_FLOOR`` for severity, see 6). ``significant`` is ``|delta| > mdc``.
+   quantisation (``SEVERITY_MDC_FLOOR`` for severity, see 6, and ``ROUGHNESS_MDC_FLOOR`` for
+   texture roughness, which a re-take's re-sampling moves in every region together by 1-5 %).
+   ``significant`` is ``|delta| > mdc``.
 6. ``wrinkles.severity`` is read on the same lines in both photos. Its index ``S`` (length x
    depth per area) changes from the before photo's own by the change of the line load both
    photos show on the lines either one found: each centre pixel of either photo's lines
@@ -107,8 +109,15 @@ MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called s
 # ... and 4 % for wrinkles.severity: a re-take re-samples the skin at another scale and angle,
 # which moves every region's line load together by 3-4 % (5 % scale, 3 degrees), more than
 # the small re-framings of the noise floor do (``test_a_retake_s_resampling_moves_severity_
-# together_by_about_its_floor`` in tests/analysis/test_compare.py)
+# and_roughness_together_by_their_floors`` in tests/analysis/test_compare.py)
 SEVERITY_MDC_FLOOR = 0.04
+# ... and 5 % for texture.roughness, a measure of fine detail that the same re-sampling softens
+# or sharpens in every region together, by 1-5 % (``benchmarks.retest``; the same test)
+ROUGHNESS_MDC_FLOOR = 0.05
+RELATIVE_FLOORS = {
+    "wrinkles.severity": SEVERITY_MDC_FLOOR,
+    "texture.roughness": ROUGHNESS_MDC_FLOOR,
+}
 COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
 # (dx px, dy px, scale, exposure, (R, G, B) gains, JPEG quality or 0, turn in degrees):
 # re-framing (the photo's pixel grid falls elsewhere on the skin), light, the
@@ -715,7 +724,7 @@ def _compare(
         changes[region] = {}
         for m in METRICS:
             v0, v1 = runs_before[0][region][m], runs_after[0][region][m]
-            relative = SEVERITY_MDC_FLOOR if m == "wrinkles.severity" else MDC_FLOOR
+            relative = RELATIVE_FLOORS.get(m, MDC_FLOOR)
             floor = 1.0 if m in COUNT_METRICS else relative * max(abs(v0), abs(v1))
             mdc = max(t * np.sqrt(2.0 * pooled[region][m]), floor)
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
