@@ -145,7 +145,6 @@ def region_metrics(
     depth_len = t.sum_at(lines, wrinkles.length_mm * wrinkles.depth)
     width_len = t.sum_at(lines, wrinkles.length_mm * wrinkles.width_mm)
     line_px = t.sum_at(wrinkles.mask)
-    severity_sum = 100.0 * depth_len
     count = t.distinct(np.where(centre, wrinkles.segments, 0))
 
     counted = pigments.spot_weight > 0
@@ -170,7 +169,7 @@ def region_metrics(
     r_var = np.maximum(_safe_div(r_sq, r_n) - _safe_div(r_sum, r_n) ** 2, 0.0)
     mean_l, mean_b = _safe_div(lab_l, npx), _safe_div(lab_b, npx)
     ita = np.degrees(np.arctan2(mean_l - 50.0, np.maximum(mean_b, 1e-6)))
-    s_index = _safe_div(severity_sum, area)
+    s_index = _index(depth_len, area)
 
     table = {
         "region.area_cm2": area,
@@ -220,9 +219,14 @@ def severity_index(
     lines = length_mm > 0
     out = []
     for depth in depths:
-        index = _safe_div(100.0 * t.sum_at(lines, length_mm * depth), area)
+        index = _index(t.sum_at(lines, length_mm * depth), area)
         out.append({name: float(index[i]) for i, name in enumerate(REGIONS) if area[i] > 0})
     return out
+
+
+def _index(depth_len: F64, area_cm2: F64) -> F64:
+    """Severity's index ``S`` per region from its sum of length (mm) x depth (fraction)."""
+    return _safe_div(100.0 * depth_len, area_cm2)
 
 
 def _band_pass(rel: np.ndarray, mm_per_px: float) -> np.ndarray:
