@@ -43,23 +43,29 @@ Method
    both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
-   quantisation (``SEVERITY_MDC_FLOOR`` for severity, see 6, and ``ROUGHNESS_MDC_FLOOR`` for
-   texture roughness, which a re-take's re-sampling moves in every region together by 1-5 %).
+   quantisation (``SEVERITY_MDC_FLOOR`` per canonical pixel of the coarser photo for
+   severity, see 6, and ``ROUGHNESS_MDC_FLOOR`` for texture roughness, which a re-take's
+   re-sampling moves in every region together by 1-5 %).
    ``significant`` is ``|delta| > mdc``.
 6. ``wrinkles.severity`` is read on the same lines in both photos. Its index ``S`` (length x
    depth per area) changes from the before photo's own by the change of the line load both
-   photos show on the lines either one found: each centre pixel of either photo's lines
-   (weighted by its length, the larger of the two) read as the valley strength (estimated
-   depth, the strongest within ``LINE_READ_PX``) of every measurement, at the place that
-   measurement's re-framing moved it to (``_seen_at``). A line that fades reads its depth
-   falling although the after photo's detector no longer counts it, and a fragment of
-   texture that one measurement counts and the next does not moves the load by its small
-   depth change instead of its whole length: on the change benchmark's series a faded
-   glabella or crow's feet is found in about a quarter of series instead of none
-   (``docs/method.md``). Re-sampling a photo as a re-take does (5 % scale, a 3 degree
-   turn) moves every region's line load together by 3-4 %, beyond what the small
-   re-framings of step 5 sample: severity's floor is ``SEVERITY_MDC_FLOOR`` (4 %). The other
-   wrinkle metrics are each photo's own.
+   photos show on the same lines:
+   - the lines: each centre pixel of either photo's lines, and of the lines that changed
+     between them (``_changed_lines``: the detector run on the difference of the two photos,
+     where unchanged lines and skin cancel, so that a line fading beside a real fold, or one
+     neither photo's detector counts whole, is read), weighted by its length (the largest);
+   - the read: each measurement's valley strength at the broad scale (``WrinkleMap.broad``,
+     the strongest within ``LINE_READ_PX``), at the place that measurement's re-framing moved
+     it to (``_seen_at``), turned into depth by one factor per pair (``_read_gain``). It
+     follows a line's cross-section area, which the blur of a re-take's re-sampling keeps:
+     a face 5 % smaller or larger or turned 3 degrees moves it by under 1 %, where the read
+     at each line's best scale moved every region's load together by 3-4 %.
+   A line that fades reads its depth falling although the after photo's detector no longer
+   counts it, and a fragment of texture that one measurement counts and the next does not
+   moves the load by its small depth change instead of its whole length. On a photo coarser
+   than the canonical grid a re-take still moves the read by several percent (5 % at 2.6
+   px/mm), so severity's floor is ``SEVERITY_MDC_FLOOR`` (4 %) per canonical pixel of the
+   coarser photo. The other wrinkle metrics are each photo's own (``docs/method.md``).
 7. A series (``track``) measures its baseline and the baseline's perturbations once, for every
    follow-up that sees the same skin (they depend on the follow-up only through that skin and
    the resolution blur, their key); a caller that compares follow-ups one at a time (the
@@ -94,7 +100,7 @@ from analysis.pipeline import (
 )
 from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill
 from analysis.types import F16, F32, F64, U8, Bool
-from analysis.wrinkles import WrinkleMap, relative_luminance
+from analysis.wrinkles import WrinkleMap, detect_wrinkles, relative_luminance
 
 MAX_POSE_DIFF_DEG = 15.0
 MAX_RESIDUAL_MM = 1.5  # median landmark misalignment after registration
@@ -118,6 +124,7 @@ RELATIVE_FLOORS = {
     "wrinkles.severity": SEVERITY_MDC_FLOOR,
     "texture.roughness": ROUGHNESS_MDC_FLOOR,
 }
+PER_PIXEL_FLOORS = ("wrinkles.severity",)  # these floors grow with the coarser photo's pixel
 COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
 # (dx px, dy px, scale, exposure, (R, G, B) gains, JPEG quality or 0, turn in degrees):
 # re-framing (the photo's pixel grid falls elsewhere on the skin), light, the
@@ -529,11 +536,46 @@ def _copy(values: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, floa
 
 
 def _line_read(wrinkles: WrinkleMap) -> F16:
-    """A measurement's valley strength (estimated depth) widened to the strongest within
-    ``LINE_READ_PX``: another photo's line is read there although registration and
-    re-framing place it to about a pixel. Half precision: a series keeps its baseline's."""
+    """A measurement's valley strength at the broad scale (``WrinkleMap.broad``: a blur of
+    the photo moves it little) widened to the strongest within ``LINE_READ_PX``: another
+    photo's line is read there although registration and re-framing place it to about a
+    pixel. Half precision: a series keeps its baseline's."""
     k = 2 * LINE_READ_PX + 1
-    return np.asarray(cv2.dilate(wrinkles.strength, np.ones((k, k), np.uint8)), np.float16)
+    return np.asarray(cv2.dilate(wrinkles.broad, np.ones((k, k), np.uint8)), np.float16)
+
+
+def _read_gain(weight: F32, wrinkles: WrinkleMap, read: F16) -> float:
+    """The factor that turns the broad read (``_line_read``) into estimated depth on the
+    lines ``weight``: the before photo's valley strength at each line's best scale over its
+    broad read, summed over the face (a line of 0.4 mm reads about half its depth at the
+    broad scale; clipped to 1-3)."""
+    best = float((weight * wrinkles.strength).sum())
+    broad = float((weight * read.astype(np.float32)).sum())
+    return float(np.clip(best / broad, 1.0, 3.0)) if broad > 0 else 1.0
+
+
+def _changed_lines(
+    before: WrinkleMap, after: WrinkleMap, grid: CanonicalFace, regions: RegionMasks
+) -> F32:
+    """Length per pixel (mm, as ``WrinkleMap.length_mm``) of lines that faded or deepened
+    between the two photos: the wrinkle detector run on the difference of their normalised
+    luminance, either way round (a faded line is darker in the before photo: a valley of
+    ``R_before - R_after``). Unchanged lines and skin cancel there, so a line that changed is
+    found although neither photo's detector counts it among the skin's own lines (next to a
+    real fold, or in pieces); the detector's texture floor is then the pair's own
+    misalignment and noise."""
+    skin = regions.skin
+    diff = before.relative - after.relative
+    found = [
+        detect_wrinkles(
+            grid,
+            skin,
+            rel=np.where(skin, sign * diff, 0.0).astype(np.float32),
+            features=regions.features,
+        ).length_mm
+        for sign in (1.0, -1.0)
+    ]
+    return np.asarray(np.maximum(*found), np.float32)
 
 
 def _turn(p: Perturbation) -> tuple[float, float]:
@@ -696,7 +738,8 @@ def _compare(
     reads_after = [_line_read(wrinkles_b), *perturbed_reads_after]
     # wrinkles.severity: the before photo's own, changed by the line load both photos show on
     # the lines of either
-    weight = np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm)
+    changed = _changed_lines(wrinkles_a, wrinkles_b, grid, regions)
+    weight = np.maximum(np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm), changed)
     (own,) = severity_index(regions, wrinkles_a.length_mm, [wrinkles_a.depth], grid.mm_per_px)
     each = (None, *PERTURBATIONS)  # every photo's measurements, in this order
     depths = [
@@ -704,7 +747,8 @@ def _compare(
         for reads in (reads_before, reads_after)
         for read, p in zip(reads, each, strict=True)
     ]
-    flat = severity_index(regions, weight, depths, grid.mm_per_px)
+    gain = _read_gain(weight, wrinkles_a, reads_before[0])
+    flat = severity_index(regions, weight, [gain * d for d in depths], grid.mm_per_px)
     loads = [flat[: len(each)], flat[len(each) :]]
     for photo_runs, photo_loads in ((runs_before, loads[0]), (runs_after, loads[1])):
         for values, load in zip(photo_runs, photo_loads, strict=True):
@@ -718,18 +762,23 @@ def _compare(
     }
     df = 2 * len(PERTURBATIONS)
     t = float(stats.t.ppf(0.975, df))
+    # the coarser photo's pixel, in canonical pixels: a re-take moves severity more the
+    # coarser the photo (a line is then about as wide as one interpolation's blur)
+    pixel = max(
+        1.0, a.canonical.source_mm_per_px / grid.mm_per_px, moved.source_mm_per_px / grid.mm_per_px
+    )
 
     changes: dict[str, dict[str, MetricChange]] = {}
     for region in regions_present:
         changes[region] = {}
         for m in METRICS:
             v0, v1 = runs_before[0][region][m], runs_after[0][region][m]
-            relative = RELATIVE_FLOORS.get(m, MDC_FLOOR)
+            relative = RELATIVE_FLOORS.get(m, MDC_FLOOR) * (pixel if m in PER_PIXEL_FLOORS else 1.0)
             floor = 1.0 if m in COUNT_METRICS else relative * max(abs(v0), abs(v1))
             mdc = max(t * np.sqrt(2.0 * pooled[region][m]), floor)
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
-    change_map = _change_map(weight, reads_before[0], reads_after[0], skin, grid.mm_per_px)
+    change_map = _change_map(weight, reads_before[0], reads_after[0], skin, grid.mm_per_px, gain)
     split = _split_face(changes, treated_side) if treated_side else {}
     return Comparison(
         before=a,
@@ -749,12 +798,15 @@ def _compare(
     )
 
 
-def _change_map(weight: F32, before: F16, after: F16, skin: Bool, mm_per_px: float) -> F32:
-    """Where lines deepened (> 0) or faded (< 0): on the lines of either photo (``weight``,
-    length per pixel), the after photo's line read minus the before photo's, smoothed over
-    ``CHANGE_MAP_MM``, in depth units (0.05 = a line 5 % deeper)."""
+def _change_map(
+    weight: F32, before: F16, after: F16, skin: Bool, mm_per_px: float, gain: float = 1.0
+) -> F32:
+    """Where lines deepened (> 0) or faded (< 0): on the lines of either photo or that changed
+    (``weight``, length per pixel), the after photo's line read minus the before photo's,
+    smoothed over ``CHANGE_MAP_MM``, times ``gain`` (``_read_gain``): in depth units (0.05 =
+    a line 5 % deeper)."""
     sigma = CHANGE_MAP_MM / mm_per_px
-    diff = weight * (after.astype(np.float32) - before.astype(np.float32)) / mm_per_px
+    diff = gain * weight * (after.astype(np.float32) - before.astype(np.float32)) / mm_per_px
     blurred = cv2.GaussianBlur(diff, (0, 0), sigma) * (2 * np.pi) ** 0.5 * sigma
     return np.asarray(np.where(skin, blurred, 0.0), np.float32)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -142,40 +144,65 @@ def test_severity_falls_with_the_depth_the_glabellar_lines_lose(finder):
     assert quarter.improved, quarter
 
 
-@pytest.mark.parametrize(
-    "retake",
-    [{"scale": 0.95}, {"scale": 1.05}, {"angle_deg": 3.0}],
-    ids=["smaller", "larger", "turned"],
-)
-def test_a_retake_s_resampling_moves_severity_and_roughness_together_by_their_floors(
-    finder, retake
-):
-    """The same drawn face photographed again at the protocol's extremes of scale or angle,
-    nothing else changed. The re-sampling moves the line load of the whole face together (a
-    smaller face reads sharper, a larger or turned one softer) by a few percent, which the
-    pair's small re-framings do not sample: the reason for ``SEVERITY_MDC_FLOOR``. Texture
-    roughness, a measure of fine detail, moves together in the same way: the reason for
-    ``ROUGHNESS_MDC_FLOOR``. With them, few regions call the re-take a change."""
+def _drawn_tillerson(finder, scale: float = 1.0) -> tuple[np.ndarray, Any]:
+    """Tillerson's photo with the change benchmark's lines (glabella series, seed 0), resized
+    by ``scale`` (0.4: 2.6 px/mm, a coarse photo), and its face."""
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
     face = analyze(rgb, finder=finder).face
     lines = [x for s in drawn_sites("glabella") for x in LINES[s](face, np.random.default_rng(0))]
     drawn = render_lines(rgb, lines, mm_per_px=face.mm_per_px).image
+    if scale != 1.0:
+        drawn = cv2.resize(drawn, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        face = analyze(drawn, finder=finder).face
+    return drawn, face
 
-    def shot(**kw: object) -> np.ndarray:
-        n = Nuisance(jpeg_quality=95, **kw)  # type: ignore[arg-type]
-        return apply_nuisance(drawn, n, points=face.points, mm_per_px=face.mm_per_px)[0]
 
-    c = compare(shot(), shot(**retake), finder=finder)
-    for metric, floor, most_flagged in (
-        ("wrinkles.severity", SEVERITY_MDC_FLOOR, 3),
-        ("texture.roughness", ROUGHNESS_MDC_FLOOR, 1),
+def _retaken(drawn: np.ndarray, face: Any, **kw: object) -> np.ndarray:
+    n = Nuisance(jpeg_quality=95, **kw)  # type: ignore[arg-type]
+    return apply_nuisance(drawn, n, points=face.points, mm_per_px=face.mm_per_px)[0]
+
+
+RETAKES = [{"scale": 0.95}, {"scale": 1.05}, {"angle_deg": 3.0}]
+
+
+@pytest.mark.parametrize("retake", RETAKES, ids=["smaller", "larger", "turned"])
+def test_a_retake_s_resampling_moves_roughness_together_and_severity_little(finder, retake):
+    """The same drawn face photographed again at the protocol's extremes of scale or angle,
+    nothing else changed. The re-sampling softens or sharpens the whole photo a little (a
+    smaller face reads sharper, a larger or turned one softer). Texture roughness, a measure
+    of fine detail, moves in every region together by a few percent, which the pair's small
+    re-framings do not sample: the reason for ``ROUGHNESS_MDC_FLOOR``. Severity's change is
+    read at the broad scale, which such a blur barely moves (at each line's best scale it
+    moved 3-4 %, and the regions were called changed in turn)."""
+    drawn, face = _drawn_tillerson(finder)
+    c = compare(_retaken(drawn, face), _retaken(drawn, face, **retake), finder=finder)
+    for metric, largest_shift, most_flagged in (
+        ("wrinkles.severity", SEVERITY_MDC_FLOOR / 2, 1),
+        ("texture.roughness", 1.5 * ROUGHNESS_MDC_FLOOR, 1),
     ):
         changes = [x[metric] for r, x in c.changes.items() if r != "full_face"]
         relative = np.array([x.delta / x.before for x in changes if x.before > 0])
         shift = float(np.median(relative))
-        assert 0.01 < abs(shift) < 1.5 * floor, (metric, shift)
-        assert np.mean(np.sign(relative) == np.sign(shift)) >= 0.7, (metric, relative)
+        assert abs(shift) < largest_shift, (metric, shift)
         assert sum(x.significant for x in changes) <= most_flagged, (metric, changes)
+    roughness = [x["texture.roughness"] for r, x in c.changes.items() if r != "full_face"]
+    relative = np.array([x.delta / x.before for x in roughness if x.before > 0])
+    assert abs(float(np.median(relative))) > 0.01
+    assert np.mean(np.sign(relative) == np.sign(np.median(relative))) >= 0.7, relative
+
+
+def test_a_coarse_photo_s_retake_is_not_called_a_change_in_severity(finder):
+    """At 2.6 px/mm a line is about as wide as one interpolation's blur, and a re-take moves
+    severity by several percent even at the broad scale: its floor grows with the coarser
+    photo's pixel (``SEVERITY_MDC_FLOOR`` per canonical pixel)."""
+    drawn, face = _drawn_tillerson(finder, scale=0.4)
+    c = compare(_retaken(drawn, face), _retaken(drawn, face, scale=0.95), finder=finder)
+    pixel = c.before.canonical.source_mm_per_px / c.before.canonical.mm_per_px
+    assert pixel > 1.8
+    changes = [x["wrinkles.severity"] for r, x in c.changes.items() if r != "full_face"]
+    for x in changes:
+        assert x.mdc >= SEVERITY_MDC_FLOOR * pixel * max(x.before, x.after) * 0.999, x
+    assert sum(x.significant for x in changes) <= 1, changes
 
 
 @pytest.mark.parametrize("p", PERTURBATIONS)

@@ -1,0 +1,65 @@
+"""How a comparison reads a change of lines, on exact synthetic truth (procedural skin)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from analysis.compare import _changed_lines
+from analysis.regions import ANATOMICAL_REGIONS, RegionMasks
+from analysis.wrinkles import WrinkleMap, detect_wrinkles
+from datasets.synthetic import LineSpec, adjust_exposure, curved_line, render_lines
+from tests.analysis.synthetic_face import MM_PER_PX, canonical, skin
+
+BASE = skin(seed=3)
+SKIN = np.zeros(BASE.shape[:2], bool)
+SKIN[10:-10, 10:-10] = True
+REGIONS = RegionMasks(
+    labels=np.where(SKIN, ANATOMICAL_REGIONS.index("forehead") + 1, 0).astype(np.uint8),
+    skin=SKIN,
+    features=~SKIN,
+    hair_fraction=0.0,
+)
+
+
+def _line(y: float, width_mm: float, depth: float) -> LineSpec:
+    pts = curved_line((100.0, y), (400.0, y), curvature=0.0)
+    return LineSpec(points_px=pts, width_mm=width_mm, depth=depth)
+
+
+def _detect(rgb: np.ndarray) -> WrinkleMap:
+    return detect_wrinkles(canonical(rgb), SKIN, features=~SKIN)
+
+
+def test_a_blur_moves_a_line_s_broad_read_a_third_as_much_as_its_best_scale():
+    """A re-take re-samples the photo, a little softer or sharper. A 0.4 mm line's valley
+    strength at its best scale follows its depth, which a blur lowers; at the broad scale it
+    follows the line's cross-section area, which a blur keeps."""
+    drawn = render_lines(BASE, [_line(250.0, 0.4, 0.12)], mm_per_px=MM_PER_PX).image
+    sharp = _detect(drawn)
+    soft = _detect(np.asarray(cv2.GaussianBlur(drawn, (0, 0), 0.5), np.uint8))
+    on = sharp.centerline
+    assert on.sum() > 250
+    best = float(soft.strength[on].mean() / sharp.strength[on].mean())
+    broad = float(soft.broad[on].mean() / sharp.broad[on].mean())
+    assert best < 0.92, best
+    assert 1.0 - broad < 0.4 * (1.0 - best), (broad, best)
+
+
+def test_a_faint_line_beside_a_fold_that_fades_is_found_in_the_difference():
+    """A 10 %-deep line 1 mm beside a 25 %-deep fold: the fold darkens one side of it, so
+    neither photo's detector counts it. In the difference of the two photos the fold cancels
+    and the faded line stands alone: it is found over its whole length, and nothing else."""
+    fold, faint = _line(250.0, 1.2, 0.25), _line(255.0, 0.4, 0.10)
+    before = render_lines(BASE, [fold, faint], mm_per_px=MM_PER_PX).image
+    after = render_lines(BASE, [fold], mm_per_px=MM_PER_PX).image
+    near = np.zeros(SKIN.shape, bool)
+    near[253:258, 100:401] = True  # within 2 px of the faint line's centre
+    b, a = _detect(before), _detect(after)
+    assert b.length_mm[near].sum() < 5.0  # of its 60 mm
+    changed = _changed_lines(b, a, canonical(before), REGIONS)
+    assert changed[near].sum() > 50.0
+    assert changed[~near].sum() < 5.0
+    # nothing changed but the light: no line changed
+    relit = _detect(adjust_exposure(before, 0.85))
+    assert _changed_lines(b, relit, canonical(before), REGIONS).sum() < 3.0
