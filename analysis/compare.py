@@ -100,7 +100,7 @@ from analysis.pipeline import (
 )
 from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill
 from analysis.types import F16, F32, F64, U8, Bool
-from analysis.wrinkles import WrinkleMap, detect_wrinkles, relative_luminance
+from analysis.wrinkles import WrinkleMap, relative_luminance, valley_lengths
 
 MAX_POSE_DIFF_DEG = 15.0
 MAX_RESIDUAL_MM = 1.5  # median landmark misalignment after registration
@@ -555,27 +555,19 @@ def _read_gain(weight: F32, wrinkles: WrinkleMap, read: F16) -> float:
 
 
 def _changed_lines(
-    before: WrinkleMap, after: WrinkleMap, grid: CanonicalFace, regions: RegionMasks
+    before: CanonicalFace, after: CanonicalFace, regions: RegionMasks, sign: float
 ) -> F32:
-    """Length per pixel (mm, as ``WrinkleMap.length_mm``) of lines that faded or deepened
-    between the two photos: the wrinkle detector run on the difference of their normalised
-    luminance, either way round (a faded line is darker in the before photo: a valley of
-    ``R_before - R_after``). Unchanged lines and skin cancel there, so a line that changed is
-    found although neither photo's detector counts it among the skin's own lines (next to a
-    real fold, or in pieces); the detector's texture floor is then the pair's own
-    misalignment and noise."""
+    """Length per pixel (mm, as ``WrinkleMap.length_mm``) of lines that faded (``sign`` 1)
+    or deepened (-1) between the two photos (both on the before face's grid): the wrinkle
+    detector run on the difference of their normalised luminance (a faded line is darker in
+    the before photo: a valley of ``R_before - R_after``). Unchanged lines and skin cancel
+    there, so a line that changed is found although neither photo's detector counts it among
+    the skin's own lines (next to a real fold, or in pieces); the detector's texture floor is
+    then the pair's own misalignment and noise."""
     skin = regions.skin
-    diff = before.relative - after.relative
-    found = [
-        detect_wrinkles(
-            grid,
-            skin,
-            rel=np.where(skin, sign * diff, 0.0).astype(np.float32),
-            features=regions.features,
-        ).length_mm
-        for sign in (1.0, -1.0)
-    ]
-    return np.asarray(np.maximum(*found), np.float32)
+    diff = relative_luminance(before, skin) - relative_luminance(after, skin)
+    rel = np.asarray(sign * diff, np.float32)
+    return valley_lengths(before, skin, rel, features=regions.features)
 
 
 def _turn(p: Perturbation) -> tuple[float, float]:
@@ -718,7 +710,10 @@ def _compare(
         return measure_canonical(face, regions)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
+        # lines that faded, and that deepened: two jobs, so the pool's two workers stay even
+        changing = [pool.submit(_changed_lines, *rendered, regions, sign) for sign in (1.0, -1.0)]
         measured = dict(zip(runs, pool.map(run, runs), strict=True))
+        changed = np.maximum(*(job.result() for job in changing))
 
     def side(i: int) -> _BaselineRuns:
         wrinkles, _, metrics = measured[(i, None)]
@@ -738,7 +733,6 @@ def _compare(
     reads_after = [_line_read(wrinkles_b), *perturbed_reads_after]
     # wrinkles.severity: the before photo's own, changed by the line load both photos show on
     # the lines of either
-    changed = _changed_lines(wrinkles_a, wrinkles_b, grid, regions)
     weight = np.maximum(np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm), changed)
     (own,) = severity_index(regions, wrinkles_a.length_mm, [wrinkles_a.depth], grid.mm_per_px)
     each = (None, *PERTURBATIONS)  # every photo's measurements, in this order

@@ -301,30 +301,17 @@ def _non_max_suppression(strength: F32, theta: F32) -> Bool:
     return keep & (strength > 0)
 
 
-def detect_wrinkles(
+def _weighted_centres(
     face: CanonicalFace,
     skin: Bool,
-    *,
-    exclude: Bool | None = None,
-    rel: F32 | None = None,
-    features: Bool | None = None,
-) -> WrinkleMap:
-    """Detect wrinkles on the skin of a canonical face.
-
-    ``exclude`` marks pigmented spots. Line pixels within ``EXCLUDE_MARGIN_MM`` of one do not
-    count towards their chain's length. A dark round patch is pigment, not a fold, though its
-    inside curves like a short wide valley: a chain that stays there gets weight 0. A fold
-    running through a spot (or through a shadow taken for one) keeps its pixels there.
-
-    ``features`` (eyes, brows, lips, nostrils) tells the face's outline and hairline apart from
-    them: no line centre lies within ``OUTLINE_MARGIN_MM`` of off-skin pixels that are not
-    features (the shadow along the hairline or the jaw is a valley, not a fold), while lines
-    may run up to the eyes and lips.
-    """
-    if rel is None:
-        rel = relative_luminance(face, skin)
-    sigmas = tuple(face.px(s) for s in SIGMAS_MM)
-    bank = _oriented_valleys(rel, sigmas)
+    rel: F32,
+    bank: _Bank,
+    exclude: Bool | None,
+    features: Bool | None,
+) -> tuple[F32, F32, F32, F32]:
+    """Steps 2-3 of the module doc on a filter bank's answer: the valley strength kept on
+    inner skin, each centre pixel's weight (0-1: the evidence ramp times the chain-length
+    ramp), its length (mm, times that weight) and its refined scale (px)."""
     strength, theta = bank.strength, bank.theta
     # keep away from the skin border, where the mask edge itself is not a wrinkle
     inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
@@ -338,7 +325,7 @@ def detect_wrinkles(
     low = max(LOW, TEXTURE_LOW * texture)
     high = max(HIGH, TEXTURE_HIGH * texture)
     ridge = _non_max_suppression(strength, theta) & (strength >= 0.5 * low)
-    sigma = _refined_sigma(bank, sigmas, ridge)
+    sigma = _refined_sigma(bank, tuple(face.px(s) for s in SIGMAS_MM), ridge)
     ridge = _two_sided(ridge, rel, sigma, theta)
     free = None  # where a chain's length counts (off pigmented spots)
     if exclude is not None and exclude.any():
@@ -363,10 +350,37 @@ def detect_wrinkles(
     chain_mm = _chain_lengths(weight > 0, theta, step_mm, face.px(CHAIN_REACH_MM), free)
     gate = np.clip((chain_mm - CHAIN_MIN_MM) / (CHAIN_FULL_MM - CHAIN_MIN_MM), 0.0, 1.0)
     weight = (weight * gate).astype(np.float32)
+    return strength, weight, (length * weight).astype(np.float32), sigma
+
+
+def detect_wrinkles(
+    face: CanonicalFace,
+    skin: Bool,
+    *,
+    exclude: Bool | None = None,
+    rel: F32 | None = None,
+    features: Bool | None = None,
+) -> WrinkleMap:
+    """Detect wrinkles on the skin of a canonical face.
+
+    ``exclude`` marks pigmented spots. Line pixels within ``EXCLUDE_MARGIN_MM`` of one do not
+    count towards their chain's length. A dark round patch is pigment, not a fold, though its
+    inside curves like a short wide valley: a chain that stays there gets weight 0. A fold
+    running through a spot (or through a shadow taken for one) keeps its pixels there.
+
+    ``features`` (eyes, brows, lips, nostrils) tells the face's outline and hairline apart from
+    them: no line centre lies within ``OUTLINE_MARGIN_MM`` of off-skin pixels that are not
+    features (the shadow along the hairline or the jaw is a valley, not a fold), while lines
+    may run up to the eyes and lips.
+    """
+    if rel is None:
+        rel = relative_luminance(face, skin)
+    sigmas = tuple(face.px(s) for s in SIGMAS_MM)
+    bank = _oriented_valleys(rel, sigmas)
+    strength, weight, length, sigma = _weighted_centres(face, skin, rel, bank, exclude, features)
     eight = np.ones((3, 3), bool)
     present = weight > 0
     ridge = weight >= 0.5  # the drawn, counted centre line
-    length = (length * weight).astype(np.float32)
     gap = max(1, round(face.px(LINK_GAP_MM) / 2))
     linked = cv2.dilate(present.astype(np.uint8), np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
     seg_labels, n_seg = ndi.label(linked, structure=eight)
@@ -398,6 +412,17 @@ def detect_wrinkles(
         relative=rel,
         broad=bank.texture,
     )
+
+
+def valley_lengths(
+    face: CanonicalFace, skin: Bool, rel: F32, *, features: Bool | None = None
+) -> F32:
+    """The weighted length per pixel of the lines ``detect_wrinkles`` finds in ``rel``
+    (``WrinkleMap.length_mm``), and nothing else: used on the difference of two photos,
+    where a line that faded is a valley one way round and one that deepened the other
+    (``analysis.compare``)."""
+    bank = _oriented_valleys(rel, tuple(face.px(s) for s in SIGMAS_MM))
+    return _weighted_centres(face, skin, rel, bank, None, features)[2]
 
 
 def _orientation(theta: F32) -> np.ndarray:

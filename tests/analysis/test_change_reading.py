@@ -49,17 +49,23 @@ def test_a_blur_moves_a_line_s_broad_read_a_third_as_much_as_its_best_scale():
 def test_a_faint_line_beside_a_fold_that_fades_is_found_in_the_difference():
     """A 10 %-deep line 1 mm beside a 25 %-deep fold: the fold darkens one side of it, so
     neither photo's detector counts it. In the difference of the two photos the fold cancels
-    and the faded line stands alone: it is found over its whole length, and nothing else."""
+    and the faded line stands alone: it is found over its whole length, and nothing else
+    (and as a line that deepened when the photos are swapped)."""
     fold, faint = _line(250.0, 1.2, 0.25), _line(255.0, 0.4, 0.10)
     before = render_lines(BASE, [fold, faint], mm_per_px=MM_PER_PX).image
     after = render_lines(BASE, [fold], mm_per_px=MM_PER_PX).image
     near = np.zeros(SKIN.shape, bool)
     near[253:258, 100:401] = True  # within 2 px of the faint line's centre
-    b, a = _detect(before), _detect(after)
-    assert b.length_mm[near].sum() < 5.0  # of its 60 mm
-    changed = _changed_lines(b, a, canonical(before), REGIONS)
-    assert changed[near].sum() > 50.0
-    assert changed[~near].sum() < 5.0
+    assert _detect(before).length_mm[near].sum() < 5.0  # of its 60 mm
+    assert _detect(after).length_mm[near].sum() < 5.0
+    faded = _changed_lines(canonical(before), canonical(after), REGIONS, 1.0)
+    assert faded[near].sum() > 50.0
+    assert faded[~near].sum() < 5.0
+    deepened = _changed_lines(canonical(before), canonical(after), REGIONS, -1.0)
+    assert deepened.sum() < 5.0
+    # the same pair the other way round: the line deepened
+    assert _changed_lines(canonical(after), canonical(before), REGIONS, -1.0)[near].sum() > 50.0
     # nothing changed but the light: no line changed
-    relit = _detect(adjust_exposure(before, 0.85))
-    assert _changed_lines(b, relit, canonical(before), REGIONS).sum() < 3.0
+    relit = canonical(adjust_exposure(before, 0.85))
+    for sign in (1.0, -1.0):
+        assert _changed_lines(canonical(before), relit, REGIONS, sign).sum() < 3.0
