@@ -62,7 +62,10 @@ Method
      at each line's best scale moved every region's load together by 3-4 %.
    A line that fades reads its depth falling although the after photo's detector no longer
    counts it, and a fragment of texture that one measurement counts and the next does not
-   moves the load by its small depth change instead of its whole length. On a photo coarser
+   moves the load by its small depth change instead of its whole length. A fall of load is
+   taken off the before photo's own index in proportion, not in full (``_changed_index``):
+   the lines read hold more than its own, and a follow-up smoother all over would otherwise
+   read regions with no lines left. On a photo coarser
    than the canonical grid a re-take still moves the read by several percent (5 % at 2.6
    px/mm), so severity's floor is ``SEVERITY_MDC_FLOOR`` (4 %) per canonical pixel of the
    coarser photo. The other wrinkle metrics are each photo's own (``docs/method.md``).
@@ -615,6 +618,20 @@ def _line_depth(weight: F32, read: F16, p: Perturbation | None) -> F32:
     return depth
 
 
+def _changed_index(own: float, base: float, load: float) -> float:
+    """Severity's index for a measurement whose line load is ``load`` where the before photo's
+    is ``base`` (both on the same lines), from the before photo's own index ``own``: the
+    change of load added, but a decrease no larger in proportion than the load itself fell.
+    The lines read include more than the before photo's own (the after photo's, and the
+    lines that changed), so on a follow-up much smoother all over (a retouched portrait) the
+    load can fall by more than ``own`` holds; a region then reads its own lines fallen by the
+    same share instead of none left. New lines add their whole load."""
+    index = own + (load - base)
+    if base > 0:
+        index = max(index, own * load / base)
+    return index
+
+
 def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:
     """Per region and metric: the sample variance over the runs of one photo."""
     out: dict[str, dict[str, F64]] = {}
@@ -747,8 +764,8 @@ def _compare(
     for photo_runs, photo_loads in ((runs_before, loads[0]), (runs_after, loads[1])):
         for values, load in zip(photo_runs, photo_loads, strict=True):
             for region in values.keys() & own.keys():
-                change = load[region] - loads[0][0][region]
-                values[region]["wrinkles.severity"] = float(severity(own[region] + change))
+                index = _changed_index(own[region], loads[0][0][region], load[region])
+                values[region]["wrinkles.severity"] = float(severity(index))
     var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
     regions_present = [r for r in REGIONS if r in before_metrics and r in after_metrics]
     pooled = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from analysis.compare import _changed_lines
+from analysis.compare import _changed_index, _changed_lines
 from analysis.regions import ANATOMICAL_REGIONS, RegionMasks
 from analysis.wrinkles import WrinkleMap, detect_wrinkles
 from datasets.synthetic import LineSpec, adjust_exposure, curved_line, render_lines
@@ -69,3 +70,17 @@ def test_a_faint_line_beside_a_fold_that_fades_is_found_in_the_difference():
     relit = canonical(adjust_exposure(before, 0.85))
     for sign in (1.0, -1.0):
         assert _changed_lines(canonical(before), relit, REGIONS, sign).sum() < 3.0
+
+
+def test_a_region_s_line_load_falls_in_proportion_and_new_lines_add_in_full():
+    """The lines a comparison reads include more than the before photo's own: a follow-up
+    smoother all over can lose more load than those own lines hold. The region then reads its
+    own lines fallen by the same share (never below none), while new lines add their load."""
+    own, base = 30.0, 120.0
+    assert _changed_index(own, base, base) == own
+    assert _changed_index(own, base, 24.0) == pytest.approx(6.0)  # load fell by 80 %
+    assert _changed_index(own, base, 0.0) == 0.0
+    assert _changed_index(own, base, 150.0) == pytest.approx(60.0)  # 30 more, added
+    assert _changed_index(0.0, 10.0, 40.0) == pytest.approx(30.0)  # lines where there were none
+    for load in (0.0, 10.0, 60.0, 119.0, 121.0, 200.0):  # continuous and rising with the load
+        assert _changed_index(own, base, load) <= _changed_index(own, base, load + 1.0)
