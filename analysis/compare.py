@@ -65,10 +65,10 @@ Method
    moves the load by its small depth change instead of its whole length. A fall of load is
    taken off the before photo's own index in proportion, not in full (``_changed_index``):
    the lines read hold more than its own, and a follow-up smoother all over would otherwise
-   read regions with no lines left. On a photo coarser
-   than the canonical grid a re-take still moves the read by several percent (5 % at 2.6
-   px/mm), so severity's floor is ``SEVERITY_MDC_FLOOR`` (4 %) per canonical pixel of the
-   coarser photo. The other wrinkle metrics are each photo's own (``docs/method.md``).
+   read regions with no lines left. On a photo coarser than the canonical grid a re-take
+   still moves the read by several percent (5 % at 2.6 px/mm), so severity's floor is
+   ``SEVERITY_MDC_FLOOR`` (4 %) per canonical pixel of the coarser photo. The other wrinkle
+   metrics are each photo's own (``docs/method.md``).
 7. A series (``track``) measures its baseline and the baseline's perturbations once, for every
    follow-up that sees the same skin (they depend on the follow-up only through that skin and
    the resolution blur, their key); a caller that compares follow-ups one at a time (the
@@ -749,7 +749,7 @@ def _compare(
     reads_before = [_line_read(wrinkles_a), *perturbed_reads_before]
     reads_after = [_line_read(wrinkles_b), *perturbed_reads_after]
     # wrinkles.severity: the before photo's own, changed by the line load both photos show on
-    # the lines of either
+    # the lines of either and on the lines that changed
     weight = np.maximum(np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm), changed)
     (own,) = severity_index(regions, wrinkles_a.length_mm, [wrinkles_a.depth], grid.mm_per_px)
     each = (None, *PERTURBATIONS)  # every photo's measurements, in this order
@@ -810,7 +810,7 @@ def _compare(
 
 
 def _change_map(
-    weight: F32, before: F16, after: F16, skin: Bool, mm_per_px: float, gain: float = 1.0
+    weight: F32, before: F16, after: F16, skin: Bool, mm_per_px: float, gain: float
 ) -> F32:
     """Where lines deepened (> 0) or faded (< 0): on the lines of either photo or that changed
     (``weight``, length per pixel), the after photo's line read minus the before photo's,
