@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ from analysis.compare import (
     _reframing,
     _seen_at,
 )
+from analysis.face import Face
 from analysis.io import load_image
 from analysis.metrics import METRICS
 from analysis.regions import REGIONS
@@ -144,7 +144,7 @@ def test_severity_falls_with_the_depth_the_glabellar_lines_lose(finder):
     assert quarter.improved, quarter
 
 
-def _drawn_tillerson(finder, scale: float = 1.0) -> tuple[np.ndarray, Any]:
+def _drawn_tillerson(finder, scale: float = 1.0) -> tuple[np.ndarray, Face]:
     """Tillerson's photo with the change benchmark's lines (glabella series, seed 0), resized
     by ``scale`` (0.4: 2.6 px/mm, a coarse photo), and its face."""
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
@@ -157,7 +157,7 @@ def _drawn_tillerson(finder, scale: float = 1.0) -> tuple[np.ndarray, Any]:
     return drawn, face
 
 
-def _retaken(drawn: np.ndarray, face: Any, **kw: object) -> np.ndarray:
+def _retaken(drawn: np.ndarray, face: Face, **kw: object) -> np.ndarray:
     n = Nuisance(jpeg_quality=95, **kw)  # type: ignore[arg-type]
     return apply_nuisance(drawn, n, points=face.points, mm_per_px=face.mm_per_px)[0]
 
