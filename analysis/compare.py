@@ -557,20 +557,22 @@ def _read_gain(weight: F32, wrinkles: WrinkleMap, read: F16) -> float:
     return float(np.clip(best / broad, 1.0, 3.0)) if broad > 0 else 1.0
 
 
-def _changed_lines(
-    before: CanonicalFace, after: CanonicalFace, regions: RegionMasks, sign: float
-) -> F32:
-    """Length per pixel (mm, as ``WrinkleMap.length_mm``) of lines that faded (``sign`` 1)
-    or deepened (-1) between the two photos (both on the before face's grid): the wrinkle
-    detector run on the difference of their normalised luminance (a faded line is darker in
-    the before photo: a valley of ``R_before - R_after``). Unchanged lines and skin cancel
-    there, so a line that changed is found although neither photo's detector counts it among
-    the skin's own lines (next to a real fold, or in pieces); the detector's texture floor is
-    then the pair's own misalignment and noise."""
+def _difference(before: CanonicalFace, after: CanonicalFace, regions: RegionMasks) -> F32:
+    """The two photos' normalised luminance (both on the before face's grid), before minus
+    after: unchanged lines and skin cancel there; a line that faded is a valley of it, one
+    that deepened a ridge."""
     skin = regions.skin
-    diff = relative_luminance(before, skin) - relative_luminance(after, skin)
-    rel = np.asarray(sign * diff, np.float32)
-    return valley_lengths(before, skin, rel, features=regions.features)
+    return relative_luminance(before, skin) - relative_luminance(after, skin)
+
+
+def _changed_lines(grid: CanonicalFace, difference: F32, regions: RegionMasks, sign: float) -> F32:
+    """Length per pixel (mm, as ``WrinkleMap.length_mm``) of lines that faded (``sign`` 1)
+    or deepened (-1) between the two photos: the wrinkle detector run on their
+    ``_difference``. A line that changed is found there although neither photo's detector
+    counts it among the skin's own lines (next to a real fold, or in pieces); the detector's
+    texture floor is then the pair's own misalignment and noise."""
+    rel = np.asarray(sign * difference, np.float32)
+    return valley_lengths(grid, regions.skin, rel, features=regions.features)
 
 
 def _turn(p: Perturbation) -> tuple[float, float]:
@@ -630,6 +632,18 @@ def _changed_index(own: float, base: float, load: float) -> float:
     if base > 0:
         index = max(index, own * load / base)
     return index
+
+
+def _floor(metric: str, before: float, after: float, pixel: float) -> float:
+    """The smallest change of ``metric`` ever called significant: 1 for counts, else its
+    relative floor (``RELATIVE_FLOORS`` or ``MDC_FLOOR``; times ``pixel``, the coarser photo's
+    pixel in canonical pixels, for ``PER_PIXEL_FLOORS``) of the larger of the two values."""
+    if metric in COUNT_METRICS:
+        return 1.0
+    relative = RELATIVE_FLOORS.get(metric, MDC_FLOOR)
+    if metric in PER_PIXEL_FLOORS:
+        relative *= pixel
+    return relative * max(abs(before), abs(after))
 
 
 def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:
@@ -728,7 +742,10 @@ def _compare(
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
         # lines that faded, and that deepened: two jobs, so the pool's two workers stay even
-        changing = [pool.submit(_changed_lines, *rendered, regions, sign) for sign in (1.0, -1.0)]
+        difference = _difference(*rendered, regions)
+        changing = [
+            pool.submit(_changed_lines, grid, difference, regions, sign) for sign in (1.0, -1.0)
+        ]
         measured = dict(zip(runs, pool.map(run, runs), strict=True))
         changed = np.maximum(*(job.result() for job in changing))
 
@@ -784,9 +801,7 @@ def _compare(
         changes[region] = {}
         for m in METRICS:
             v0, v1 = runs_before[0][region][m], runs_after[0][region][m]
-            relative = RELATIVE_FLOORS.get(m, MDC_FLOOR) * (pixel if m in PER_PIXEL_FLOORS else 1.0)
-            floor = 1.0 if m in COUNT_METRICS else relative * max(abs(v0), abs(v1))
-            mdc = max(t * np.sqrt(2.0 * pooled[region][m]), floor)
+            mdc = max(t * np.sqrt(2.0 * pooled[region][m]), _floor(m, v0, v1, pixel))
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
     change_map = _change_map(weight, reads_before[0], reads_after[0], skin, grid.mm_per_px, gain)

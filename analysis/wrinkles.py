@@ -301,6 +301,11 @@ def _non_max_suppression(strength: F32, theta: F32) -> Bool:
     return keep & (strength > 0)
 
 
+def _sigmas_px(face: CanonicalFace) -> tuple[float, ...]:
+    """``SIGMAS_MM`` in the face's canonical pixels."""
+    return tuple(face.px(s) for s in SIGMAS_MM)
+
+
 def _weighted_centres(
     face: CanonicalFace,
     skin: Bool,
@@ -325,7 +330,7 @@ def _weighted_centres(
     low = max(LOW, TEXTURE_LOW * texture)
     high = max(HIGH, TEXTURE_HIGH * texture)
     ridge = _non_max_suppression(strength, theta) & (strength >= 0.5 * low)
-    sigma = _refined_sigma(bank, tuple(face.px(s) for s in SIGMAS_MM), ridge)
+    sigma = _refined_sigma(bank, _sigmas_px(face), ridge)
     ridge = _two_sided(ridge, rel, sigma, theta)
     free = None  # where a chain's length counts (off pigmented spots)
     if exclude is not None and exclude.any():
@@ -375,8 +380,7 @@ def detect_wrinkles(
     """
     if rel is None:
         rel = relative_luminance(face, skin)
-    sigmas = tuple(face.px(s) for s in SIGMAS_MM)
-    bank = _oriented_valleys(rel, sigmas)
+    bank = _oriented_valleys(rel, _sigmas_px(face))
     strength, weight, length, sigma = _weighted_centres(face, skin, rel, bank, exclude, features)
     eight = np.ones((3, 3), bool)
     present = weight > 0
@@ -421,7 +425,7 @@ def valley_lengths(
     (``WrinkleMap.length_mm``), and nothing else: used on the difference of two photos,
     where a line that faded is a valley one way round and one that deepened the other
     (``analysis.compare``)."""
-    bank = _oriented_valleys(rel, tuple(face.px(s) for s in SIGMAS_MM))
+    bank = _oriented_valleys(rel, _sigmas_px(face))
     return _weighted_centres(face, skin, rel, bank, None, features)[2]
 
 

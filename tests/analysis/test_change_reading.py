@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from analysis.compare import _changed_index, _changed_lines
+from analysis.compare import _changed_index, _changed_lines, _difference
 from analysis.regions import ANATOMICAL_REGIONS, RegionMasks
 from analysis.wrinkles import WrinkleMap, detect_wrinkles
 from datasets.synthetic import LineSpec, adjust_exposure, curved_line, render_lines
@@ -59,17 +59,22 @@ def test_a_faint_line_beside_a_fold_that_fades_is_found_in_the_difference():
     near[253:258, 100:401] = True  # within 2 px of the faint line's centre
     assert _detect(before).length_mm[near].sum() < 5.0  # of its 60 mm
     assert _detect(after).length_mm[near].sum() < 5.0
-    faded = _changed_lines(canonical(before), canonical(after), REGIONS, 1.0)
+
+    def changed(a: np.ndarray, b: np.ndarray, sign: float) -> np.ndarray:
+        pair = _difference(canonical(a), canonical(b), REGIONS)
+        return _changed_lines(canonical(a), pair, REGIONS, sign)
+
+    faded = changed(before, after, 1.0)
     assert faded[near].sum() > 50.0
     assert faded[~near].sum() < 5.0
-    deepened = _changed_lines(canonical(before), canonical(after), REGIONS, -1.0)
+    deepened = changed(before, after, -1.0)
     assert deepened.sum() < 5.0
     # the same pair the other way round: the line deepened
-    assert _changed_lines(canonical(after), canonical(before), REGIONS, -1.0)[near].sum() > 50.0
+    assert changed(after, before, -1.0)[near].sum() > 50.0
     # nothing changed but the light: no line changed
-    relit = canonical(adjust_exposure(before, 0.85))
+    relit = adjust_exposure(before, 0.85)
     for sign in (1.0, -1.0):
-        assert _changed_lines(canonical(before), relit, REGIONS, sign).sum() < 3.0
+        assert changed(before, relit, sign).sum() < 3.0
 
 
 def test_a_region_s_line_load_falls_in_proportion_and_new_lines_add_in_full():
