@@ -59,7 +59,12 @@ Method
      it to (``_seen_at``), turned into depth by one factor per pair (``_read_gain``). It
      follows a line's cross-section area, which the blur of a re-take's re-sampling keeps:
      a face 5 % smaller or larger or turned 3 degrees moves it by under 1 %, where the read
-     at each line's best scale moved every region's load together by 3-4 %.
+     at each line's best scale moved every region's load together by 3-4 %;
+   - on the lines that changed, the after photo's reads are moved to what the difference
+     reads there (``_difference_shift``): the before photo's read less the difference's
+     valley read plus its ridge read. A photo's read is the strongest of eight directions,
+     and where a line fades among others (a fan of crow's feet) its neighbours take over the
+     after photo's read; in the difference they cancel.
    A line that fades reads its depth falling although the after photo's detector no longer
    counts it, and a fragment of texture that one measurement counts and the next does not
    moves the load by its small depth change instead of its whole length. A fall of load is
@@ -565,14 +570,35 @@ def _difference(before: CanonicalFace, after: CanonicalFace, regions: RegionMask
     return relative_luminance(before, skin) - relative_luminance(after, skin)
 
 
-def _changed_lines(grid: CanonicalFace, difference: F32, regions: RegionMasks, sign: float) -> F32:
+def _changed_lines(
+    grid: CanonicalFace, difference: F32, regions: RegionMasks, sign: float
+) -> tuple[F32, F16]:
     """Length per pixel (mm, as ``WrinkleMap.length_mm``) of lines that faded (``sign`` 1)
     or deepened (-1) between the two photos: the wrinkle detector run on their
     ``_difference``. A line that changed is found there although neither photo's detector
     counts it among the skin's own lines (next to a real fold, or in pieces); the detector's
-    texture floor is then the pair's own misalignment and noise."""
+    texture floor is then the pair's own misalignment and noise. Also the difference's
+    valley strength at the broad scale, read as ``_line_read`` reads a photo's: how much
+    each line faded (or deepened)."""
     rel = np.asarray(sign * difference, np.float32)
-    return valley_lengths(grid, regions.skin, rel, features=regions.features)
+    length, broad = valley_lengths(grid, regions.skin, rel, features=regions.features)
+    k = 2 * LINE_READ_PX + 1
+    return length, np.asarray(cv2.dilate(broad, np.ones((k, k), np.uint8)), np.float16)
+
+
+def _difference_shift(before: F16, after: F16, faded: F16, deepened: F16, changed: Bool) -> F32:
+    """On the lines that changed (``changed``), how far the after photo's line read
+    (``_line_read``) is to be moved to read what the difference of the two photos says
+    there: the before photo's read less the difference's valley read plus its ridge read
+    (``faded``, ``deepened``: ``_changed_lines``); 0 elsewhere.
+
+    Each photo's read is the strongest of eight directions at each pixel. Where a line fades
+    among others (a fan of crow's feet), a neighbouring line of another direction takes over
+    the after photo's read, and the fade reads a fraction of its size. In the difference the
+    unchanged lines cancel and the fade is read alone. A line misregistered by a pixel is a
+    valley beside a ridge there, whose two reads cancel, so it reads no change."""
+    told = before.astype(np.float32) - (faded.astype(np.float32) - deepened.astype(np.float32))
+    return np.where(changed, told - after.astype(np.float32), 0.0).astype(np.float32)
 
 
 def _turn(p: Perturbation) -> tuple[float, float]:
@@ -674,16 +700,17 @@ def compare(
     service comparing each follow-up upload with the subject's baseline). The before photo's
     measurements (the photo and its perturbations) are stored there and re-used by the next
     comparison that sees the same skin, with the same result. Its keys name the photo, so a
-    wrong memo only costs the measurements; each entry holds a line map and three line reads
-    (about 32 MB).
+    wrong memo only costs the measurements; each entry holds a line map and four line reads
+    (about 34 MB).
     """
     return _compare(before, after, treated_side, memo, analyze_kw)
 
 
-# One photo's measurements on a pair's grid: unperturbed (all maps), then each perturbation's
-# metrics. A series (``track``) or a caller's memo keeps its baseline's: the line map, the
-# metrics, and the perturbations' metrics and line reads (``_line_read``).
-_Measured = tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]
+# One photo's measurements on a pair's grid, each with its line read (``_line_read``):
+# unperturbed (all maps), then each perturbation's metrics. A series (``track``) or a caller's
+# memo keeps its baseline's: the line map, the metrics, the perturbations' metrics and every
+# measurement's line read.
+_Measured = tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics], F16]
 _PerturbedValues = tuple[dict[str, dict[str, float]], ...]
 _BaselineRuns = tuple[WrinkleMap, dict[str, RegionMetrics], _PerturbedValues, tuple[F16, ...]]
 Memo = dict[tuple[bytes, float, bytes], _BaselineRuns]
@@ -738,7 +765,8 @@ def _compare(
     def run(job: tuple[int, Perturbation | None]) -> _Measured:
         i, p = job
         face = rendered[i] if p is None else sides[i].render(grid, p)
-        return measure_canonical(face, regions)
+        wrinkles, pigments, metrics = measure_canonical(face, regions)
+        return wrinkles, pigments, metrics, _line_read(wrinkles)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
         # lines that faded, and that deepened: two jobs, so the pool's two workers stay even
@@ -747,33 +775,35 @@ def _compare(
             pool.submit(_changed_lines, grid, difference, regions, sign) for sign in (1.0, -1.0)
         ]
         measured = dict(zip(runs, pool.map(run, runs), strict=True))
-        changed = np.maximum(*(job.result() for job in changing))
+        (faded, faded_read), (deepened, deepened_read) = (job.result() for job in changing)
+        changed = np.maximum(faded, deepened)
 
     def side(i: int) -> _BaselineRuns:
-        wrinkles, _, metrics = measured[(i, None)]
+        wrinkles, _, metrics, _ = measured[(i, None)]
         perturbed = tuple(_values(measured[(i, p)][2]) for p in PERTURBATIONS)
-        reads = tuple(_line_read(measured[(i, p)][0]) for p in PERTURBATIONS)
+        reads = tuple(measured[(i, p)][3] for p in (None, *PERTURBATIONS))
         return wrinkles, metrics, perturbed, reads
 
     if known is None:
         known = side(0)
         if memo is not None:
             memo[key] = known
-    wrinkles_a, before_metrics, perturbed_before, perturbed_reads_before = known
-    wrinkles_b, after_metrics, perturbed_after, perturbed_reads_after = side(1)
+    wrinkles_a, before_metrics, perturbed_before, reads_before = known
+    wrinkles_b, after_metrics, perturbed_after, reads_after = side(1)
     runs_before = [_values(before_metrics), *map(_copy, perturbed_before)]
     runs_after = [_values(after_metrics), *perturbed_after]
-    reads_before = [_line_read(wrinkles_a), *perturbed_reads_before]
-    reads_after = [_line_read(wrinkles_b), *perturbed_reads_after]
     # wrinkles.severity: the before photo's own, changed by the line load both photos show on
     # the lines of either and on the lines that changed
     weight = np.maximum(np.maximum(wrinkles_a.length_mm, wrinkles_b.length_mm), changed)
     (own,) = severity_index(regions, wrinkles_a.length_mm, [wrinkles_a.depth], grid.mm_per_px)
     each = (None, *PERTURBATIONS)  # every photo's measurements, in this order
-    depths = [
-        _line_depth(weight, read, p)
-        for reads in (reads_before, reads_after)
-        for read, p in zip(reads, each, strict=True)
+    # on the lines that changed, the after photo's reads moved to what the difference reads
+    shift = _difference_shift(
+        reads_before[0], reads_after[0], faded_read, deepened_read, changed > 0
+    )
+    depths = [_line_depth(weight, read, p) for read, p in zip(reads_before, each, strict=True)]
+    depths += [
+        _line_depth(weight, read, p) + shift for read, p in zip(reads_after, each, strict=True)
     ]
     gain = _read_gain(weight, wrinkles_a, reads_before[0])
     flat = severity_index(regions, weight, [gain * d for d in depths], grid.mm_per_px)
@@ -804,7 +834,8 @@ def _compare(
             mdc = max(t * np.sqrt(2.0 * pooled[region][m]), _floor(m, v0, v1, pixel))
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
-    change_map = _change_map(weight, reads_before[0], reads_after[0], skin, grid.mm_per_px, gain)
+    after_read = reads_after[0].astype(np.float32) + shift
+    change_map = _change_map(weight, reads_before[0], after_read, skin, grid.mm_per_px, gain)
     split = _split_face(changes, treated_side) if treated_side else {}
     return Comparison(
         before=a,
@@ -825,14 +856,14 @@ def _compare(
 
 
 def _change_map(
-    weight: F32, before: F16, after: F16, skin: Bool, mm_per_px: float, gain: float
+    weight: F32, before: F16, after: F32, skin: Bool, mm_per_px: float, gain: float
 ) -> F32:
     """Where lines deepened (> 0) or faded (< 0): on the lines of either photo or that changed
     (``weight``, length per pixel), the after photo's line read minus the before photo's,
     smoothed over ``CHANGE_MAP_MM``, times ``gain`` (``_read_gain``): in depth units (0.05 =
     a line 5 % deeper)."""
     sigma = CHANGE_MAP_MM / mm_per_px
-    diff = gain * weight * (after.astype(np.float32) - before.astype(np.float32)) / mm_per_px
+    diff = gain * weight * (after - before.astype(np.float32)) / mm_per_px
     blurred = cv2.GaussianBlur(diff, (0, 0), sigma) * (2 * np.pi) ** 0.5 * sigma
     return np.asarray(np.where(skin, blurred, 0.0), np.float32)
 

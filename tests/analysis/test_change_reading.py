@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
-from analysis.compare import _changed_index, _changed_lines, _difference
+from analysis.compare import (
+    _changed_index,
+    _changed_lines,
+    _difference,
+    _difference_shift,
+    _line_read,
+)
 from analysis.regions import ANATOMICAL_REGIONS, RegionMasks
 from analysis.wrinkles import WrinkleMap, detect_wrinkles
 from datasets.synthetic import LineSpec, adjust_exposure, curved_line, render_lines
@@ -30,6 +38,32 @@ def _line(y: float, width_mm: float, depth: float) -> LineSpec:
 
 def _detect(rgb: np.ndarray) -> WrinkleMap:
     return detect_wrinkles(canonical(rgb), SKIN, features=~SKIN)
+
+
+def _straight(
+    start: tuple[float, float], end: tuple[float, float], depth: float, width_mm: float = 0.6
+) -> LineSpec:
+    pts = curved_line(start, end, curvature=0.0)
+    return LineSpec(points_px=pts, width_mm=width_mm, depth=depth)
+
+
+def _read_change(
+    before: np.ndarray, after: np.ndarray, at: np.ndarray | None = None
+) -> tuple[float, float, np.ndarray]:
+    """On the lines that changed between two photos (within ``at``): how much each photo's
+    own line read fell, summed, and how much it fell once the after photo's is moved to
+    what the difference reads (``_difference_shift``); and where those lines are."""
+    a, b = canonical(before), canonical(after)
+    read_a, read_b = _line_read(_detect(before)), _line_read(_detect(after))
+    pair = _difference(a, b, REGIONS)
+    (faded, faded_read), (deepened, deepened_read) = (
+        _changed_lines(a, pair, REGIONS, sign) for sign in (1.0, -1.0)
+    )
+    changed = np.maximum(faded, deepened) > 0
+    shift = _difference_shift(read_a, read_b, faded_read, deepened_read, changed)
+    on = changed if at is None else changed & at
+    fell = (read_a.astype(np.float32) - read_b.astype(np.float32))[on]
+    return float(fell.sum()), float((fell - shift[on]).sum()), changed
 
 
 def test_a_blur_moves_a_line_s_broad_read_a_third_as_much_as_its_best_scale():
@@ -62,7 +96,7 @@ def test_a_faint_line_beside_a_fold_that_fades_is_found_in_the_difference():
 
     def changed(a: np.ndarray, b: np.ndarray, sign: float) -> np.ndarray:
         pair = _difference(canonical(a), canonical(b), REGIONS)
-        return _changed_lines(canonical(a), pair, REGIONS, sign)
+        return _changed_lines(canonical(a), pair, REGIONS, sign)[0]
 
     faded = changed(before, after, 1.0)
     assert faded[near].sum() > 50.0
@@ -89,3 +123,59 @@ def test_a_region_s_line_load_falls_in_proportion_and_new_lines_add_in_full():
     assert _changed_index(0.0, 10.0, 40.0) == pytest.approx(30.0)  # lines where there were none
     for load in (0.0, 10.0, 60.0, 119.0, 121.0, 200.0):  # continuous and rising with the load
         assert _changed_index(own, base, load) <= _changed_index(own, base, load + 1.0)
+
+
+@pytest.mark.parametrize(
+    "others",
+    [
+        # two 20 %-deep lines crossing it at +-6 degrees (a fan of crow's feet)
+        [
+            _straight((100.0, 235.0), (400.0, 265.0), 0.2),
+            _straight((100.0, 265.0), (400.0, 235.0), 0.2),
+        ],
+        # two 20 %-deep lines 1.2 mm either side of it
+        [
+            _straight((100.0, 244.0), (400.0, 244.0), 0.2),
+            _straight((100.0, 256.0), (400.0, 256.0), 0.2),
+        ],
+    ],
+    ids=["crossing", "parallel"],
+)
+def test_a_line_fading_among_others_reads_the_fade_it_reads_alone(others: list[LineSpec]):
+    """A 14 %-deep line fades to a quarter. Alone, each photo's own line read and the
+    difference of the two photos read the same fall. Among deeper lines, each photo's read at
+    the fading line is taken over by its neighbours (the strongest of eight directions; a
+    neighbour's flank), so it reads half the fall or none; the difference, where the
+    neighbours cancel, reads the fall it reads alone."""
+    line = _straight((100.0, 250.0), (400.0, 250.0), 0.14, width_mm=0.5)
+    gone = replace(line, depth=line.depth / 4)
+    near = np.zeros(SKIN.shape, bool)
+    near[248:253, 110:391] = True  # the fading line's centre, +-2 px
+
+    def fall(lines: list[LineSpec]) -> tuple[float, float]:
+        before = render_lines(BASE, [line, *lines], mm_per_px=MM_PER_PX).image
+        after = render_lines(BASE, [gone, *lines], mm_per_px=MM_PER_PX).image
+        own, told, changed = _read_change(before, after, near)
+        assert (changed & near).sum() > 200  # of its 280 pixels there
+        return own, told
+
+    own_alone, told_alone = fall([])
+    assert told_alone == pytest.approx(own_alone, rel=0.1)
+    own, told = fall(others)
+    assert own < 0.6 * told_alone, (own, told_alone)
+    assert told == pytest.approx(told_alone, rel=0.25), (told, told_alone)
+
+
+@pytest.mark.parametrize("dy", [0.3, 0.5, 1.0])
+def test_a_line_misregistered_by_a_pixel_reads_no_change(dy: float):
+    """The same 20 %-deep line, in the after photo moved by up to a pixel: the difference
+    holds a valley beside a ridge, and both are found as lines that changed, but the valley's
+    read and the ridge's cancel: the change read there is a few percent of the line's read."""
+    line = _straight((100.0, 250.0), (400.0, 250.0), 0.2)
+    moved = replace(line, points_px=line.points_px + np.array([0.0, dy]))
+    before = render_lines(BASE, [line], mm_per_px=MM_PER_PX).image
+    after = render_lines(BASE, [moved], mm_per_px=MM_PER_PX).image
+    _, told, changed = _read_change(before, after)
+    assert changed.sum() > 300  # the valley and the ridge are found
+    whole = float(_line_read(_detect(before))[_detect(before).length_mm > 0].astype(float).sum())
+    assert abs(told) < 0.06 * whole, (told, whole)
