@@ -548,8 +548,13 @@ def _line_read(wrinkles: WrinkleMap) -> F16:
     the photo moves it little) widened to the strongest within ``LINE_READ_PX``: another
     photo's line is read there although registration and re-framing place it to about a
     pixel. Half precision: a series keeps its baseline's."""
+    return _widened(wrinkles.broad)
+
+
+def _widened(broad: F32) -> F16:
+    """``broad`` widened to the strongest within ``LINE_READ_PX``, in half precision."""
     k = 2 * LINE_READ_PX + 1
-    return np.asarray(cv2.dilate(wrinkles.broad, np.ones((k, k), np.uint8)), np.float16)
+    return np.asarray(cv2.dilate(broad, np.ones((k, k), np.uint8)), np.float16)
 
 
 def _read_gain(weight: F32, wrinkles: WrinkleMap, read: F16) -> float:
@@ -582,8 +587,7 @@ def _changed_lines(
     each line faded (or deepened)."""
     rel = np.asarray(sign * difference, np.float32)
     length, broad = valley_lengths(grid, regions.skin, rel, features=regions.features)
-    k = 2 * LINE_READ_PX + 1
-    return length, np.asarray(cv2.dilate(broad, np.ones((k, k), np.uint8)), np.float16)
+    return length, _widened(broad)
 
 
 def _difference_shift(before: F16, after: F16, faded: F16, deepened: F16, changed: Bool) -> F32:
@@ -593,8 +597,9 @@ def _difference_shift(before: F16, after: F16, faded: F16, deepened: F16, change
     (``faded``, ``deepened``: ``_changed_lines``); 0 elsewhere.
 
     Each photo's read is the strongest of eight directions at each pixel. Where a line fades
-    among others (a fan of crow's feet), a neighbouring line of another direction takes over
-    the after photo's read, and the fade reads a fraction of its size. In the difference the
+    among others (a fan of crow's feet), a line crossing it takes over the after photo's
+    read, or the flanks of lines beside it cancel both photos' reads, and the fade reads a
+    fraction of its size or none. In the difference the
     unchanged lines cancel and the fade is read alone. A line misregistered by a pixel is a
     valley beside a ridge there, whose two reads cancel, so it reads no change."""
     told = before.astype(np.float32) - (faded.astype(np.float32) - deepened.astype(np.float32))

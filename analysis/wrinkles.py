@@ -422,8 +422,9 @@ def valley_lengths(
     face: CanonicalFace, skin: Bool, rel: F32, *, features: Bool | None = None
 ) -> tuple[F32, F32]:
     """The weighted length per pixel of the lines ``detect_wrinkles`` finds in ``rel``
-    (``WrinkleMap.length_mm``), and nothing else: used on the difference of two photos,
-    where a line that faded is a valley one way round and one that deepened the other
+    (``WrinkleMap.length_mm``) and the valley strength at the broad scale
+    (``WrinkleMap.broad``), and nothing else: used on the difference of two photos, where a
+    line that faded is a valley one way round and one that deepened the other
     (``analysis.compare``)."""
     bank = _oriented_valleys(rel, _sigmas_px(face))
     return _weighted_centres(face, skin, rel, bank, None, features)[2], bank.texture
