@@ -599,9 +599,9 @@ def _difference_shift(before: F16, after: F16, faded: F16, deepened: F16, change
     Each photo's read is the strongest of eight directions at each pixel. Where a line fades
     among others (a fan of crow's feet), a line crossing it takes over the after photo's
     read, or the flanks of lines beside it cancel both photos' reads, and the fade reads a
-    fraction of its size or none. In the difference the
-    unchanged lines cancel and the fade is read alone. A line misregistered by a pixel is a
-    valley beside a ridge there, whose two reads cancel, so it reads no change."""
+    fraction of its size or none. In the difference the unchanged lines cancel and the fade
+    is read alone. A line misregistered by a pixel is a valley beside a ridge there, whose
+    two reads cancel, so it reads no change."""
     told = before.astype(np.float32) - (faded.astype(np.float32) - deepened.astype(np.float32))
     return np.where(changed, told - after.astype(np.float32), 0.0).astype(np.float32)
 

@@ -176,19 +176,21 @@ def test_a_retake_s_resampling_moves_roughness_together_and_severity_little(find
     moved 3-4 %, and the regions were called changed in turn)."""
     drawn, face = _drawn_tillerson(finder)
     c = compare(_retaken(drawn, face), _retaken(drawn, face, **retake), finder=finder)
+    relatives = {}
     for metric, largest_shift, most_flagged in (
         ("wrinkles.severity", SEVERITY_MDC_FLOOR / 2, 1),
         ("texture.roughness", 1.5 * ROUGHNESS_MDC_FLOOR, 1),
     ):
         changes = [x[metric] for r, x in c.changes.items() if r != "full_face"]
-        relative = np.array([x.delta / x.before for x in changes if x.before > 0])
-        shift = float(np.median(relative))
+        relatives[metric] = np.array([x.delta / x.before for x in changes if x.before > 0])
+        shift = float(np.median(relatives[metric]))
         assert abs(shift) < largest_shift, (metric, shift)
         assert sum(x.significant for x in changes) <= most_flagged, (metric, changes)
-    roughness = [x["texture.roughness"] for r, x in c.changes.items() if r != "full_face"]
-    relative = np.array([x.delta / x.before for x in roughness if x.before > 0])
-    assert abs(float(np.median(relative))) > 0.01
-    assert np.mean(np.sign(relative) == np.sign(np.median(relative))) >= 0.7, relative
+    # roughness moves, and in most regions the same way
+    relative = relatives["texture.roughness"]
+    shift = float(np.median(relative))
+    assert abs(shift) > 0.01
+    assert np.mean(np.sign(relative) == np.sign(shift)) >= 0.7, relative
 
 
 def test_a_coarse_photo_s_retake_is_not_called_a_change_in_severity(finder):
