@@ -68,9 +68,10 @@ Method
    A line that fades reads its depth falling although the after photo's detector no longer
    counts it, and a fragment of texture that one measurement counts and the next does not
    moves the load by its small depth change instead of its whole length. A fall of load is
-   taken off the before photo's own index in proportion, not in full (``_changed_index``):
-   the lines read hold more than its own, and a follow-up smoother all over would otherwise
-   read regions with no lines left. On a photo coarser than the canonical grid a re-take
+   taken off the before photo's own index whole while it is small against that index, and
+   ever more gently as it approaches it (``_changed_index``): the lines read hold more than
+   its own, and a follow-up smoother all over would otherwise read regions with no lines
+   left. On a photo coarser than the canonical grid a re-take
    still moves the read by several percent (5 % at 2.6 px/mm), so severity's floor is
    ``SEVERITY_MDC_FLOOR`` (4 %) per canonical pixel of the coarser photo. The other wrinkle
    metrics are each photo's own (``docs/method.md``).
@@ -83,6 +84,7 @@ Method
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -653,16 +655,19 @@ def _line_depth(weight: F32, read: F16, p: Perturbation | None) -> F32:
 
 def _changed_index(own: float, base: float, load: float) -> float:
     """Severity's index for a measurement whose line load is ``load`` where the before photo's
-    is ``base`` (both on the same lines), from the before photo's own index ``own``: the
-    change of load added, but a decrease no larger in proportion than the load itself fell.
-    The lines read include more than the before photo's own (the after photo's, and the
-    lines that changed), so on a follow-up much smoother all over (a retouched portrait) the
-    load can fall by more than ``own`` holds; a region then reads its own lines fallen by the
-    same share instead of none left. New lines add their whole load."""
-    index = own + (load - base)
-    if base > 0:
-        index = max(index, own * load / base)
-    return index
+    is ``base`` (both on the same lines), from the before photo's own index ``own``: a rise of
+    load added whole (new lines count in full), a fall taken off whole while it is small
+    against ``own`` and ever more gently as it approaches it (``own * exp(-fall / own)``),
+    so a region never reads no lines left while each photo's detector still finds some.
+    The lines read include more than the before photo's own (the after photo's, and the lines
+    that changed), so on a follow-up much smoother all over (a retouched portrait) the load
+    can fall by more than ``own`` holds. Until 2026-11-30 a fall was taken off in proportion
+    (``own * load / base``), which shrank every fall by ``own / base``: a third of a faded
+    glabellar line's fall was lost where the lines read held half again the own index."""
+    fall = base - load
+    if fall <= 0.0:
+        return own - fall
+    return own * math.exp(-fall / own) if own > 0.0 else 0.0
 
 
 def _floor(metric: str, before: float, after: float, pixel: float) -> float:
