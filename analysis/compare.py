@@ -43,9 +43,9 @@ Method
    both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
-   quantisation (``SEVERITY_MDC_FLOOR`` per canonical pixel of the coarser photo for
-   severity, see 6, and ``ROUGHNESS_MDC_FLOOR`` for texture roughness, which a re-take's
-   re-sampling moves in every region together by 1-5 %).
+   quantisation (for severity, the change of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per
+   canonical pixel of the coarser photo, see 6; ``ROUGHNESS_MDC_FLOOR`` for texture
+   roughness, which a re-take's re-sampling moves in every region together by 1-5 %).
    ``significant`` is ``|delta| > mdc``.
 6. ``wrinkles.severity`` is read on the same lines in both photos. Its index ``S`` (length x
    depth per area) changes from the before photo's own by the change of the line load both
@@ -72,9 +72,10 @@ Method
    ever more gently as it approaches it (``_changed_index``): the lines read hold more than
    its own, and a follow-up smoother all over would otherwise read regions with no lines
    left. On a photo coarser than the canonical grid a re-take
-   still moves the read by several percent (5 % at 2.6 px/mm), so severity's floor is
-   ``SEVERITY_MDC_FLOOR`` (4 %) per canonical pixel of the coarser photo. The other wrinkle
-   metrics are each photo's own (``docs/method.md``).
+   still moves the read by several percent (5 % at 2.6 px/mm), so severity's floor is the
+   change of its index by ``SEVERITY_INDEX_MDC_FLOOR`` (5 %) per canonical pixel of the
+   coarser photo: a floor on the line load, which the read measures, rather than on severity,
+   which saturates. The other wrinkle metrics are each photo's own (``docs/method.md``).
 7. A series (``track``) measures its baseline and the baseline's perturbations once, for every
    follow-up that sees the same skin (they depend on the follow-up only through that skin and
    the resolution blur, their key); a caller that compares follow-ups one at a time (the
@@ -99,7 +100,14 @@ from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
 from analysis.face import FaceFinder, shared_finder
-from analysis.metrics import BETTER, METRICS, RegionMetrics, severity, severity_index
+from analysis.metrics import (
+    BETTER,
+    METRICS,
+    RegionMetrics,
+    severity,
+    severity_index,
+    severity_index_of,
+)
 from analysis.pigment import PigmentMaps
 from analysis.pipeline import (
     SCHEMA_VERSION,
@@ -122,19 +130,18 @@ CHANGE_MAP_MM = 1.0
 RESOLUTION_BLUR = 0.45  # Gaussian sigma of one source pixel, in source pixels
 LINE_READ_PX = 1  # a line is read as the strongest valley within this many pixels of it
 MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called significant
-# ... and 4 % for wrinkles.severity: a re-take re-samples the skin at another scale and angle,
-# which moves every region's line load together by 3-4 % (5 % scale, 3 degrees), more than
-# the small re-framings of the noise floor do (``test_a_retake_s_resampling_moves_severity_
-# and_roughness_together_by_their_floors`` in tests/analysis/test_compare.py)
-SEVERITY_MDC_FLOOR = 0.04
+# ... and for wrinkles.severity, the change of a 5 % change of its index (the line load) per
+# canonical pixel of the coarser photo: a re-take re-samples the skin at another scale and
+# angle, which moves the line load more than the small re-framings of the noise floor do,
+# the more so the coarser the photo (``test_a_retake_s_resampling_moves_severity_and_
+# roughness_together_by_their_floors`` in tests/analysis/test_compare.py). On the index, not
+# on severity itself: severity saturates, and a floor of 4 % of severity (until 2026-11-30)
+# asked a region at severity 71 for a 14 % change of its line load, one at 15 for 5 %.
+SEVERITY_INDEX_MDC_FLOOR = 0.05
 # ... and 5 % for texture.roughness, a measure of fine detail that the same re-sampling softens
 # or sharpens in every region together, by 1-5 % (``benchmarks.retest``; the same test)
 ROUGHNESS_MDC_FLOOR = 0.05
-RELATIVE_FLOORS = {
-    "wrinkles.severity": SEVERITY_MDC_FLOOR,
-    "texture.roughness": ROUGHNESS_MDC_FLOOR,
-}
-PER_PIXEL_FLOORS = ("wrinkles.severity",)  # these floors grow with the coarser photo's pixel
+RELATIVE_FLOORS = {"texture.roughness": ROUGHNESS_MDC_FLOOR}
 COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
 # (dx px, dy px, scale, exposure, (R, G, B) gains, JPEG quality or 0, turn in degrees):
 # re-framing (the photo's pixel grid falls elsewhere on the skin), light, the
@@ -671,15 +678,18 @@ def _changed_index(own: float, base: float, load: float) -> float:
 
 
 def _floor(metric: str, before: float, after: float, pixel: float) -> float:
-    """The smallest change of ``metric`` ever called significant: 1 for counts, else its
-    relative floor (``RELATIVE_FLOORS`` or ``MDC_FLOOR``; times ``pixel``, the coarser photo's
-    pixel in canonical pixels, for ``PER_PIXEL_FLOORS``) of the larger of the two values."""
+    """The smallest change of ``metric`` ever called significant: 1 for counts; for severity,
+    the change a rise of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per ``pixel`` (the coarser
+    photo's pixel, in canonical pixels) makes at the larger of the two values; else its
+    relative floor (``RELATIVE_FLOORS`` or ``MDC_FLOOR``) of the larger of the two values."""
     if metric in COUNT_METRICS:
         return 1.0
-    relative = RELATIVE_FLOORS.get(metric, MDC_FLOOR)
-    if metric in PER_PIXEL_FLOORS:
-        relative *= pixel
-    return relative * max(abs(before), abs(after))
+    larger = max(abs(before), abs(after))
+    if metric == "wrinkles.severity":
+        index = severity_index_of(larger)
+        raised = float(severity(index * (1.0 + SEVERITY_INDEX_MDC_FLOOR * pixel)))
+        return max(raised - larger, 0.0)
+    return RELATIVE_FLOORS.get(metric, MDC_FLOOR) * larger
 
 
 def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:

@@ -208,6 +208,12 @@ def severity(index: F64 | float) -> F64:
     return np.asarray(100.0 * (1.0 - np.exp(-np.maximum(index, 0.0) / SEVERITY_SCALE)))
 
 
+def severity_index_of(value: float) -> float:
+    """The index ``S`` whose severity is ``value`` (the inverse of ``severity``; ``value``
+    clipped to 0-99.99, where the curve still turns a change of index into one of severity)."""
+    return float(-SEVERITY_SCALE * np.log1p(-min(max(value, 0.0), 99.99) / 100.0))
+
+
 def severity_index(
     regions: RegionMasks, length_mm: F32, depths: Sequence[F32], mm_per_px: float
 ) -> list[dict[str, float]]:

@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 
 from analysis.compare import (
+    SEVERITY_INDEX_MDC_FLOOR,
     _changed_index,
     _changed_lines,
     _difference,
     _difference_shift,
+    _floor,
     _line_read,
 )
+from analysis.metrics import severity, severity_index_of
 from analysis.regions import ANATOMICAL_REGIONS, RegionMasks
 from analysis.wrinkles import WrinkleMap, detect_wrinkles
 from datasets.synthetic import LineSpec, adjust_exposure, curved_line, render_lines
@@ -130,6 +133,24 @@ def test_a_region_s_line_load_falls_whole_when_small_and_never_to_none():
     for load in (0.0, 10.0, 60.0, 119.0, 119.999, 120.0, 121.0, 200.0):  # continuous, rising
         assert _changed_index(own, base, load) <= _changed_index(own, base, load + 1e-3) + 1e-9
     assert _changed_index(own, base, base - 1e-6) == pytest.approx(own, abs=1e-5)
+
+
+def test_severity_s_floor_is_a_share_of_its_line_load_not_of_its_value():
+    """Severity saturates: the same share of line load moves a dense region's severity by
+    fewer points than a sparse one's. The floor asks every region for the same share of its
+    index (``SEVERITY_INDEX_MDC_FLOOR`` per canonical pixel of the coarser photo)."""
+    for value in (0.5, 15.0, 30.0, 71.0, 95.0):
+        assert float(severity(severity_index_of(value))) == pytest.approx(value)
+    for value in (15.0, 30.0, 71.0):
+        for pixel in (1.0, 2.5):
+            floor = _floor("wrinkles.severity", value, value - 1.0, pixel)
+            index_rise = severity_index_of(value + floor) / severity_index_of(value) - 1.0
+            assert index_rise == pytest.approx(SEVERITY_INDEX_MDC_FLOOR * pixel, rel=1e-6)
+    # as a share of severity, the floor is smaller where the curve is flat
+    share = {v: _floor("wrinkles.severity", v, v, 1.0) / v for v in (15.0, 71.0)}
+    assert share[71.0] < 0.6 * share[15.0]
+    assert _floor("wrinkles.severity", 0.0, 0.0, 1.0) == 0.0
+    assert _floor("wrinkles.count", 3.0, 4.0, 1.0) == 1.0
 
 
 @pytest.mark.parametrize(

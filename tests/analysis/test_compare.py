@@ -13,14 +13,14 @@ from analysis import AnalysisError, analyze, compare, track
 from analysis.compare import (
     PERTURBATIONS,
     ROUGHNESS_MDC_FLOOR,
-    SEVERITY_MDC_FLOOR,
+    SEVERITY_INDEX_MDC_FLOOR,
     MetricChange,
     _reframing,
     _seen_at,
 )
 from analysis.face import Face
 from analysis.io import load_image
-from analysis.metrics import METRICS
+from analysis.metrics import METRICS, severity, severity_index_of
 from analysis.regions import REGIONS
 from datasets.faces import Nuisance, apply_nuisance
 from datasets.series import LINES, drawn_sites, series_pair
@@ -178,11 +178,15 @@ def test_a_retake_s_resampling_moves_roughness_together_and_severity_little(find
     c = compare(_retaken(drawn, face), _retaken(drawn, face, **retake), finder=finder)
     relatives = {}
     for metric, largest_shift, most_flagged in (
-        ("wrinkles.severity", SEVERITY_MDC_FLOOR / 2, 1),
+        ("wrinkles.severity", SEVERITY_INDEX_MDC_FLOOR / 2, 1),
         ("texture.roughness", 1.5 * ROUGHNESS_MDC_FLOOR, 1),
     ):
         changes = [x[metric] for r, x in c.changes.items() if r != "full_face"]
-        relatives[metric] = np.array([x.delta / x.before for x in changes if x.before > 0])
+        # severity's floor is on its index (the line load): the shift is read there
+        read = severity_index_of if metric == "wrinkles.severity" else float
+        relatives[metric] = np.array(
+            [read(x.after) / read(x.before) - 1.0 for x in changes if x.before > 0]
+        )
         shift = float(np.median(relatives[metric]))
         assert abs(shift) < largest_shift, (metric, shift)
         assert sum(x.significant for x in changes) <= most_flagged, (metric, changes)
@@ -196,14 +200,17 @@ def test_a_retake_s_resampling_moves_roughness_together_and_severity_little(find
 def test_a_coarse_photo_s_retake_is_not_called_a_change_in_severity(finder):
     """At 2.6 px/mm a line is about as wide as one interpolation's blur, and a re-take moves
     severity by several percent even at the broad scale: its floor grows with the coarser
-    photo's pixel (``SEVERITY_MDC_FLOOR`` per canonical pixel)."""
+    photo's pixel: the change of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per canonical
+    pixel."""
     drawn, face = _drawn_tillerson(finder, scale=0.4)
     c = compare(_retaken(drawn, face), _retaken(drawn, face, scale=0.95), finder=finder)
     pixel = c.before.canonical.source_mm_per_px / c.before.canonical.mm_per_px
     assert pixel > 1.8
     changes = [x["wrinkles.severity"] for r, x in c.changes.items() if r != "full_face"]
     for x in changes:
-        assert x.mdc >= SEVERITY_MDC_FLOOR * pixel * max(x.before, x.after) * 0.999, x
+        larger = max(x.before, x.after)
+        floor = severity(severity_index_of(larger) * (1.0 + SEVERITY_INDEX_MDC_FLOOR * pixel))
+        assert x.mdc >= (float(floor) - larger) * 0.999, x
     assert sum(x.significant for x in changes) <= 1, changes
 
 
