@@ -130,13 +130,14 @@ CHANGE_MAP_MM = 1.0
 RESOLUTION_BLUR = 0.45  # Gaussian sigma of one source pixel, in source pixels
 LINE_READ_PX = 1  # a line is read as the strongest valley within this many pixels of it
 MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called significant
-# ... and for wrinkles.severity, the change of a 5 % change of its index (the line load) per
-# canonical pixel of the coarser photo: a re-take re-samples the skin at another scale and
-# angle, which moves the line load more than the small re-framings of the noise floor do,
-# the more so the coarser the photo (``test_a_retake_s_resampling_moves_severity_and_
-# roughness_together_by_their_floors`` in tests/analysis/test_compare.py). On the index, not
-# on severity itself: severity saturates, and a floor of 4 % of severity (until 2026-11-30)
-# asked a region at severity 71 for a 14 % change of its line load, one at 15 for 5 %.
+# ... and for wrinkles.severity, the severity change a 5 % change of its index (the line load)
+# makes, per canonical pixel of the coarser photo: a re-take re-samples the skin at another
+# scale and angle, which moves the line load more than the small re-framings of the noise
+# floor do, the more so the coarser the photo (``test_a_retake_s_resampling_moves_roughness_
+# together_and_severity_little`` and ``test_a_coarse_photo_s_retake_is_not_called_a_change_in_
+# severity`` in tests/analysis/test_compare.py). On the index, not on severity itself:
+# severity saturates, and a floor of 4 % of severity (until 2026-11-30) asked a region at
+# severity 71 for a 14 % change of its line load, one at 15 for 5 %.
 SEVERITY_INDEX_MDC_FLOOR = 0.05
 # ... and 5 % for texture.roughness, a measure of fine detail that the same re-sampling softens
 # or sharpens in every region together, by 1-5 % (``benchmarks.retest``; the same test)
