@@ -430,6 +430,14 @@ def valley_lengths(
     return _weighted_centres(face, skin, rel, bank, None, features)[2], bank.texture
 
 
+def valley_ridges(face: CanonicalFace, rel: F32) -> tuple[F32, F32, Bool]:
+    """The filter bank's valley strength (as depth) and line-normal angle for every pixel of
+    ``rel``, and its centre pixels (maxima across the line): step 2 and the non-maximum
+    suppression of step 3 of the module doc, with no threshold. (``-rel`` gives bright lines.)"""
+    bank = _oriented_valleys(rel, _sigmas_px(face))
+    return bank.strength, bank.theta, _non_max_suppression(bank.strength, bank.theta)
+
+
 def _orientation(theta: F32) -> np.ndarray:
     """Index (0 .. ORIENTATIONS - 1) of the filter direction each angle came from."""
     return np.asarray(np.rint(theta / (np.pi / ORIENTATIONS)).astype(np.intp) % ORIENTATIONS)
@@ -439,7 +447,24 @@ def _chain_lengths(
     present: Bool, theta: F32, step_mm: F32, reach_px: float, counted: Bool | None = None
 ) -> F32:
     """Length (mm) of the directed chain each ``present`` pixel belongs to (0 elsewhere),
-    counting only its ``counted`` pixels when given.
+    counting only its ``counted`` pixels when given (chains as ``chains``)."""
+    ys, xs, label, k = chains(present, theta, reach_px)
+    out = np.zeros(present.shape, np.float32)
+    if not len(ys):
+        return out
+    steps = step_mm[ys, xs].astype(np.float64)
+    if counted is not None:
+        steps = steps * counted[ys, xs]
+    total = np.bincount(label, steps, k)
+    out[ys, xs] = total[label]
+    return out
+
+
+def chains(
+    present: Bool, theta: F32, reach_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The ``present`` pixels (rows, columns), the chain each belongs to, and the number of
+    chains.
 
     Two pixels chain when they are within ``reach_px`` (Chebyshev), their line-normal
     directions differ by at most one of the ``ORIENTATIONS`` steps, and the offset between them
@@ -448,7 +473,7 @@ def _chain_lengths(
     ys, xs = np.nonzero(present)
     n = len(ys)
     if n == 0:
-        return np.zeros(present.shape, np.float32)
+        return ys, xs, np.zeros(0, np.int32), 0
     h, w = present.shape
     index = np.full(present.shape, -1, np.int64)
     index[ys, xs] = np.arange(n)
@@ -476,13 +501,7 @@ def _chain_lengths(
     r, c = np.concatenate(rows), np.concatenate(cols)
     graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
     k, label = connected_components(graph, directed=False)
-    steps = step_mm[ys, xs].astype(np.float64)
-    if counted is not None:
-        steps = steps * counted[ys, xs]
-    total = np.bincount(label, steps, k)
-    out = np.zeros(present.shape, np.float32)
-    out[ys, xs] = total[label]
-    return out
+    return ys, xs, label, int(k)
 
 
 def _counted_segments(segments: np.ndarray, ridge: Bool, length: F32) -> np.ndarray:
