@@ -100,6 +100,7 @@ from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
 from analysis.face import FaceFinder, shared_finder
+from analysis.glasses import frame_mask
 from analysis.metrics import (
     BETTER,
     METRICS,
@@ -765,7 +766,10 @@ def _compare(
         ]
         a, b = (job.result() for job in jobs)
     reg, moved, map_x, map_y = register(a, b, analyze_kw.get("finder"))
-    skin = a.regions.skin & moved.valid & a.canonical.valid
+    # the after photo's spectacle bars (the before photo's are already off its skin): a photo
+    # with glasses against one without would read the frame as lines that came or went
+    frame = frame_mask(moved)
+    skin = a.regions.skin & ~frame & moved.valid & a.canonical.valid
     gains, photometric = harmonise(a.canonical, moved, skin)
     blur_a, blur_b = resolution_blur(a.canonical, moved)
     photometric["blurred"] = "before" if blur_a else "after" if blur_b else None

@@ -3,7 +3,8 @@
 Each anatomical region is a polygon placed with landmarks and millimetre offsets (the canonical
 frame has eyes level and a known pixel size). Polygons are rasterised in a fixed priority order
 so the 14 anatomical regions never overlap, then clipped to the skin mask: the face outline
-extended up to an estimated hairline, minus eyes, brows, lips, nostrils and hair.
+extended up to an estimated hairline, minus eyes, brows, lips, nostrils, hair and a spectacle
+frame's bars across the nose.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from analysis import landmarks as lm
 from analysis.canonical import CanonicalFace
+from analysis.glasses import frame_mask
 from analysis.masks import disk, within
 from analysis.types import F64, U8, Bool
 
@@ -253,7 +255,9 @@ def region_masks(face: CanonicalFace) -> RegionMasks:
     outline = _fill(shape, face_outline(face))
     outline = cv2.erode(outline.astype(np.uint8), disk(face.px(CONTOUR_MARGIN_MM))).astype(bool)
     features = feature_mask(face)
-    skin = outline & ~features & face.valid
+    # a spectacle frame is never skin, and no line runs up to it (like the face's outline: a
+    # re-framed photo moves the frame's edges onto the skin beside it)
+    skin = outline & ~features & ~frame_mask(face) & face.valid
 
     cheeks = (_fill(shape, polys["cheek_right"]) | _fill(shape, polys["cheek_left"])) & skin
     eye_y = float(face.points[[lm.RIGHT_IRIS[0], lm.LEFT_IRIS[0]], 1].mean())

@@ -50,7 +50,7 @@ from datasets.synthetic import (
 )
 from tests.conftest import face_path
 
-REAL = "pd_colin_powell_official"  # ~7 px/mm: lines of 0.5 mm are 3.5 px wide
+REAL = "pd_rex_tillerson_official"  # ~6.5 px/mm: lines of 0.5 mm are 3 px wide
 
 
 def lin(img: U8) -> NDArray[np.float32]:
