@@ -537,12 +537,15 @@ class _Side:
         return replace(face, rgb=rgb)
 
 
-def _common_regions(regions: RegionMasks, skin: Bool) -> RegionMasks:
+def _common_regions(regions: RegionMasks, skin: Bool, frame: Bool) -> RegionMasks:
+    """The before photo's regions on the skin both photos show; ``frame``: the after photo's
+    spectacle bars, joined to the before photo's."""
     return RegionMasks(
         labels=np.where(skin, regions.labels, 0).astype(np.uint8),
         skin=skin,
         features=regions.features,
         hair_fraction=regions.hair_fraction,
+        frame=frame if regions.frame is None else regions.frame | frame,
     )
 
 
@@ -779,7 +782,7 @@ def _compare(
     # both are already sampled through these maps: the before face itself, and ``moved``
     rendered = (sides[0].finish(grid), sides[1].finish(moved))
     moved = rendered[1]
-    regions = _common_regions(a.regions, skin)
+    regions = _common_regions(a.regions, skin, frame)
 
     # the two photos and their perturbations: eight measurements (four when the before photo's
     # are known), two at a time

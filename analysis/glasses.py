@@ -2,7 +2,7 @@
 
 A frame's bridge and top bar are long, thin lines far more contrasted than any skin line (a metal
 bar is a bright line between two dark edges; a plastic one a dark band). The wrinkle detector
-read their edges as deep lines: Colin Powell's glabella read severity 79 with them, 50
+read their edges as deep lines: Colin Powell's glabella read severity 79 with them, 17
 without. A photo with glasses against one without would read the frame as a change.
 
 Where the quality gate sees a bridge (``analysis.quality.glasses_score``), line pixels (centre
@@ -10,7 +10,9 @@ pixels of the wrinkle detector's filter bank, dark or bright, at least ``FRAME_R
 eyes) are chained as the detector chains them. Every chain that crosses the face's midline
 between the brow heads and the inner eye corners, runs at least ``FRAME_MIN_MM`` and averages
 at least ``FRAME_MIN_CONTRAST`` is a bar; the frame is the bars widened by
-``FRAME_MARGIN_MM``. A bar that curves on into a rim is taken whole.
+``FRAME_MARGIN_MM``. A bar that curves on into a rim is taken whole. The frame leaves the skin
+mask as the face's outline does: no line centre lies within ``OUTLINE_MARGIN_MM`` of it
+(``analysis.wrinkles``), because a re-framed measurement moves the bars' edges a little.
 
 Rims and temple arms are not looked for on their own. They run where under-eye folds and crow's
 feet do and, locally, look like them: taking the strong chains that touch a bar found 99 % of a
@@ -34,7 +36,7 @@ from analysis.types import F32, Bool
 from analysis.wrinkles import CHAIN_REACH_MM, chains, valley_ridges
 
 FRAME_MIN_MM = 8.0  # a bar runs at least this far (the nose is 15-20 mm wide there)
-FRAME_MIN_CONTRAST = 0.3  # mean line strength (as relative darkening); skin lines: 0.02-0.25
+FRAME_MIN_CONTRAST = 0.3  # mean strength (as relative darkening); real bars 0.34-1.25
 FRAME_RIDGE = 0.08  # line pixels weaker than this (as relative darkening) are not chained
 FRAME_MARGIN_MM = 0.8  # around the frame's line pixels: its edges and shadow
 FRAME_EYE_MARGIN_MM = 2.5  # the eyes' margin in the skin mask (``analysis.regions``)

@@ -16,6 +16,7 @@ LINE_COLOUR = (255, 196, 0)  # RGB amber
 DEEP_COLOUR = (255, 80, 40)
 SPOT_COLOUR = (0, 220, 255)
 OUTLINE_COLOUR = (255, 255, 255)
+FRAME_COLOUR = (170, 90, 230)  # violet: shown apart from metal and skin
 MAX_OVERLAY_SIDE = 2400
 
 
@@ -66,6 +67,10 @@ def draw_overlay(analysis: Analysis) -> U8:
         out = cv2.warpAffine(mask.astype(np.uint8) * 255, to_canvas, size, flags=cv2.INTER_LINEAR)
         return np.asarray(out >= 128)
 
+    frame = analysis.regions.frame
+    if frame is not None and frame.any():  # glasses: not skin, not measured
+        on = warp(frame)
+        canvas[on] = (0.4 * canvas[on] + 0.6 * np.array(FRAME_COLOUR)).astype(np.uint8)
     w = analysis.wrinkles
     deep = w.mask & ~_grow(w.fine & w.centerline, w.mask)
     for mask, colour in ((w.mask, LINE_COLOUR), (deep, DEEP_COLOUR)):
@@ -120,6 +125,8 @@ def _legend(canvas: U8, analysis: Analysis, font_scale: float) -> None:
     ]
     if full is not None:
         lines.append((f"whole face severity {full['wrinkles.severity']:.0f}", OUTLINE_COLOUR))
+    if analysis.regions.frame is not None and analysis.regions.frame.any():
+        lines.append(("glasses frame: not measured", FRAME_COLOUR))
     font = cv2.FONT_HERSHEY_SIMPLEX
     step = max(12, int(30 * font_scale / 0.5))
     width = int(max(cv2.getTextSize(t, font, font_scale, 1)[0][0] for t, _ in lines) + step * 1.5)

@@ -58,12 +58,15 @@ class RegionMasks:
     skin: (H, W) bool, the ``full_face`` region (superset of all labelled pixels).
     features: (H, W) bool, excluded facial features (eyes, brows, lips, nostrils) with margins.
     hair_fraction: share of the estimated forehead that looked like hair.
+    frame: (H, W) bool, a spectacle frame's bars taken off the skin (``analysis.glasses``), or
+    None when not looked for.
     """
 
     labels: U8
     skin: Bool
     features: Bool
     hair_fraction: float
+    frame: Bool | None = None
 
     def mask(self, name: str) -> Bool:
         if name == "full_face":
@@ -257,7 +260,8 @@ def region_masks(face: CanonicalFace) -> RegionMasks:
     features = feature_mask(face)
     # a spectacle frame is never skin, and no line runs up to it (like the face's outline: a
     # re-framed photo moves the frame's edges onto the skin beside it)
-    skin = outline & ~features & ~frame_mask(face) & face.valid
+    frame = frame_mask(face)
+    skin = outline & ~features & ~frame & face.valid
 
     cheeks = (_fill(shape, polys["cheek_right"]) | _fill(shape, polys["cheek_left"])) & skin
     eye_y = float(face.points[[lm.RIGHT_IRIS[0], lm.LEFT_IRIS[0]], 1].mean())
@@ -270,4 +274,6 @@ def region_masks(face: CanonicalFace) -> RegionMasks:
     for name in PRIORITY:
         claim = _fill(shape, polys[name]) & skin & (labels == 0)
         labels[claim] = ANATOMICAL_REGIONS.index(name) + 1
-    return RegionMasks(labels=labels, skin=skin, features=features, hair_fraction=hair_fraction)
+    return RegionMasks(
+        labels=labels, skin=skin, features=features, hair_fraction=hair_fraction, frame=frame
+    )
