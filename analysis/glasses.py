@@ -41,6 +41,8 @@ FRAME_RIDGE = 0.08  # line pixels weaker than this (as relative darkening) are n
 FRAME_MARGIN_MM = 0.8  # around the frame's line pixels: its edges and shadow
 FRAME_EYE_MARGIN_MM = 2.5  # the eyes' margin in the skin mask (``analysis.regions``)
 BACKGROUND_MM = 2.0  # the local mean the contrast is taken against
+BAND_MM = 70.0  # the rows searched: from 35 mm above the inner eye corners to 35 mm below
+BAND_ABOVE_EYES_MM = 35.0
 
 
 def _contrast(face: CanonicalFace) -> F32:
@@ -63,15 +65,21 @@ def frame_mask(face: CanonicalFace, threshold: float = QualityThresholds().glass
     none = np.zeros(face.shape, bool)
     if glasses_score(face) <= threshold:
         return none
-    p = face.points.astype(np.float64)
-    rel = _contrast(face)
+    # the band of rows where a frame's bars and rims can be, of one fixed height (the filter
+    # bank's kernel transforms are cached per image size)
+    height = min(face.shape[0], round(face.px(BAND_MM)))
+    eye_y = float(face.points[[lm.RIGHT_EYE_INNER, lm.LEFT_EYE_INNER], 1].mean())
+    r0 = int(np.clip(round(eye_y - face.px(BAND_ABOVE_EYES_MM)), 0, face.shape[0] - height))
+    p = face.points.astype(np.float64) - [0.0, r0]
+    rel = _contrast(face)[r0 : r0 + height]
     dark, dark_theta, dark_ridge = valley_ridges(face, rel)
     bright, bright_theta, bright_ridge = valley_ridges(face, -rel)
     use_bright = bright > dark
     strength = np.where(use_bright, bright, dark)
     theta = np.where(use_bright, bright_theta, dark_theta).astype(np.float32)
     ridge = np.where(use_bright, bright_ridge, dark_ridge) & (strength >= FRAME_RIDGE)
-    ridge &= ~within(_eyes(face), face.px(FRAME_EYE_MARGIN_MM))  # lids and lashes are not frame
+    eyes = _eyes(face)[r0 : r0 + height]
+    ridge &= ~within(eyes, face.px(FRAME_EYE_MARGIN_MM))  # lids and lashes are not frame
     ys, xs, label, k = chains(ridge, theta, face.px(CHAIN_REACH_MM))
     if not k:
         return none
@@ -87,5 +95,5 @@ def frame_mask(face: CanonicalFace, threshold: float = QualityThresholds().glass
         return none
     frame = none.copy()
     on = bar[label]
-    frame[ys[on], xs[on]] = True
+    frame[ys[on] + r0, xs[on]] = True
     return within(frame, face.px(FRAME_MARGIN_MM))

@@ -205,7 +205,7 @@ class _Spectrum:
         return _f32(out[self.pad : self.pad + h, self.pad : self.pad + w])
 
 
-@lru_cache(maxsize=4 * ORIENTATIONS)  # one canonical frame's bank: about 80 MB
+@lru_cache(maxsize=8 * ORIENTATIONS)  # a canonical frame's bank (80 MB) and the glasses band's
 def _kernel_spectrum(shape: tuple[int, ...], sigma: float, orientation: int) -> F32:
     """Transform of ``valley_kernel`` centred on the origin of a ``shape`` grid."""
     kernel = valley_kernel(sigma, np.pi * orientation / ORIENTATIONS, ELONGATION)
