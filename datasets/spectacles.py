@@ -1,8 +1,8 @@
 """Spectacles drawn onto a face photo, with the frame's exact pixels: truth for the frame mask.
 
 A metal frame placed from the face's landmarks (photo pixels): two rounded lenses' rims around
-the eyes, a bridge across the nose just below the inner eye corners' level of the brows, a top
-bar joining the rims' tops (aviator style) and the temple arms running out from the rims.
+the eyes, a bridge across the nose 4 mm above the inner eye corners, a top bar joining the
+rims' tops (aviator style) and the temple arms running out from the rims.
 Each bar is drawn as a dark outline with a bright metal core. Sizes are in millimetres
 through the face's scale, so the same frame fits a finer photo.
 """
