@@ -100,7 +100,6 @@ from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
 from analysis.face import FaceFinder, shared_finder
-from analysis.glasses import frame_mask
 from analysis.metrics import (
     BETTER,
     METRICS,
@@ -537,6 +536,16 @@ class _Side:
         return replace(face, rgb=rgb)
 
 
+def _frame_on_grid(after: Prepared, map_x: F32, map_y: F32) -> Bool:
+    """The spectacle bars the after photo's own regions took off its skin, carried onto the
+    before face's grid through ``map`` (before canonical px -> after canonical px)."""
+    frame = after.regions.frame
+    if frame is None or not frame.any():
+        return np.zeros(map_x.shape, bool)
+    moved = cv2.remap(frame.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderValue=0)
+    return np.asarray(moved > 0)
+
+
 def _common_regions(regions: RegionMasks, skin: Bool, frame: Bool) -> RegionMasks:
     """The before photo's regions on the skin both photos show; ``frame``: the after photo's
     spectacle bars, joined to the before photo's."""
@@ -771,7 +780,7 @@ def _compare(
     reg, moved, map_x, map_y = register(a, b, analyze_kw.get("finder"))
     # the after photo's spectacle bars (the before photo's are already off its skin): a photo
     # with glasses against one without would read the frame as lines that came or went
-    frame = frame_mask(moved)
+    frame = _frame_on_grid(b, map_x, map_y)
     skin = a.regions.skin & ~frame & moved.valid & a.canonical.valid
     gains, photometric = harmonise(a.canonical, moved, skin)
     blur_a, blur_b = resolution_blur(a.canonical, moved)

@@ -53,9 +53,9 @@ def test_glasses_in_one_photo_only_are_not_a_glabellar_change(worn, finder, monk
     clean, drawn = worn
     result = compare(clean, drawn.image, finder=finder)
     change = result.changes["glabella"]["wrinkles.severity"]
-    assert not change.significant  # +1.7 against an mdc of 5.4 measured
+    assert not change.significant  # +0.5 against an mdc of 4.7 measured
     # the after photo's frame read as skin: its bars are lines that "deepened" (+27 measured)
-    monkeypatch.setattr(COMPARE, "frame_mask", _none)
+    monkeypatch.setattr(COMPARE, "_frame_on_grid", lambda after, mx, my: _none(mx))
     unmasked = compare(clean, drawn.image, finder=finder).changes["glabella"]["wrinkles.severity"]
     assert unmasked.significant
     assert unmasked.delta > 10.0
