@@ -25,6 +25,7 @@ pass. Definitions and units:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -81,9 +82,9 @@ class _Tally:
     """Per-region sums over skin pixels, one ``bincount`` per quantity.
 
     Every pixel's bin: its anatomical region, ``n`` for skin outside the 14 regions (counts
-    towards ``full_face`` only) or ``n + 1`` off skin (dropped). Dense quantities gather the
-    skin pixels once; sparse ones (lines, spots) sum over their own few pixels. Results are
-    arrays aligned with ``REGIONS``.
+    towards ``full_face`` only) or ``n + 1`` off skin (dropped). Dense quantities are read on
+    the skin pixels only (``on_skin``) before any arithmetic; sparse ones (lines, spots) on
+    their own few pixels (``at``). Results are arrays aligned with ``REGIONS``.
     """
 
     def __init__(self, regions: RegionMasks) -> None:
@@ -98,20 +99,32 @@ class _Tally:
         per = per.astype(np.float64)
         return np.concatenate([per[: self.n], [per[: self.n + 1].sum()]])
 
-    def sum(self, weights: np.ndarray | None = None) -> F64:
-        """Sums of ``weights`` (pixel counts when None) over every skin pixel."""
-        w = None if weights is None else np.asarray(weights).ravel()[self.sel].astype(np.float64)
-        return self._per_region(np.bincount(self.region, w, minlength=self.n + 2))
+    def on_skin(self, image: np.ndarray) -> F64:
+        """``image``'s values on the skin pixels (float64), for ``total``."""
+        return np.asarray(image).ravel()[self.sel].astype(np.float64)
 
-    def sum_at(self, where: Bool, weights: np.ndarray | None = None) -> F64:
-        """Sums of ``weights`` (pixel counts when None) over the pixels ``where`` only."""
+    def total(self, values: F64 | None = None) -> F64:
+        """Sums of ``values`` (``on_skin``; pixel counts when None) over every skin pixel."""
+        return self._per_region(np.bincount(self.region, values, minlength=self.n + 2))
+
+    def at(self, where: Bool) -> _Pixels:
+        """The pixels ``where``, for ``sum_at`` (found once, summed over several times)."""
         on = np.nonzero(where)
-        w = None if weights is None else np.asarray(weights)[on].astype(np.float64)
-        return self._per_region(np.bincount(self.bins[on], w, minlength=self.n + 2))
+        return _Pixels(on, self.bins[on])
 
-    def distinct(self, labels: np.ndarray) -> F64:
-        """Number of distinct non-zero ``labels`` touching each region."""
-        on = np.nonzero(labels > 0)
+    def sum_at(self, pixels: _Pixels, *weights: np.ndarray) -> F64:
+        """Sums over ``pixels`` of the product of ``weights`` (pixel counts when none)."""
+        w = None
+        for image in weights:
+            value = np.asarray(image)[pixels.on]
+            w = value if w is None else w * value
+        w = None if w is None else w.astype(np.float64)
+        return self._per_region(np.bincount(pixels.bins, w, minlength=self.n + 2))
+
+    def distinct(self, labels: np.ndarray, where: Bool | None = None) -> F64:
+        """Number of distinct non-zero ``labels`` (at the pixels ``where``) touching each
+        region."""
+        on = np.nonzero(labels > 0 if where is None else (labels > 0) & where)
         bins, lab = self.bins[on], np.asarray(labels)[on].astype(np.int64)
         skin = bins <= self.n
         bins, lab = bins[skin], lab[skin]
@@ -125,6 +138,26 @@ class _Tally:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class _Pixels:
+    """Some pixels of a ``_Tally``'s image: their indices and their bins."""
+
+    on: tuple[np.ndarray, ...]
+    bins: np.ndarray
+
+
+_TALLIES: weakref.WeakKeyDictionary[RegionMasks, _Tally] = weakref.WeakKeyDictionary()
+
+
+def _tally(regions: RegionMasks) -> _Tally:
+    """The tally of ``regions``, made once for as long as they live: a comparison measures
+    its two photos and their perturbations, eight images, on the same regions."""
+    tally = _TALLIES.get(regions)
+    if tally is None:
+        tally = _TALLIES[regions] = _Tally(regions)
+    return tally
+
+
 def _safe_div(a: F64, b: F64) -> F64:
     return np.where(b > 0, a / np.where(b > 0, b, 1.0), 0.0)
 
@@ -133,36 +166,35 @@ def region_metrics(
     regions: RegionMasks, wrinkles: WrinkleMap, pigments: PigmentMaps, mm_per_px: float
 ) -> dict[str, RegionMetrics]:
     """All metrics for every region present (regions without pixels are left out)."""
-    t = _Tally(regions)
+    t = _tally(regions)
     px_area_cm2 = mm_per_px**2 / 100.0
-    npx = t.sum()
+    npx = t.total()
     area = npx * px_area_cm2
 
-    centre = wrinkles.centerline
-    lines = wrinkles.length_mm > 0
+    lines = t.at(wrinkles.length_mm > 0)
     length = t.sum_at(lines, wrinkles.length_mm)
-    fine_len = t.sum_at(lines & wrinkles.fine, wrinkles.length_mm)
-    depth_len = t.sum_at(lines, wrinkles.length_mm * wrinkles.depth)
-    width_len = t.sum_at(lines, wrinkles.length_mm * wrinkles.width_mm)
-    line_px = t.sum_at(wrinkles.mask)
-    count = t.distinct(np.where(centre, wrinkles.segments, 0))
+    fine_len = t.sum_at(t.at((wrinkles.length_mm > 0) & wrinkles.fine), wrinkles.length_mm)
+    depth_len = t.sum_at(lines, wrinkles.length_mm, wrinkles.depth)
+    width_len = t.sum_at(lines, wrinkles.length_mm, wrinkles.width_mm)
+    line_px = t.sum_at(t.at(wrinkles.mask))
+    count = t.distinct(wrinkles.segments, wrinkles.centerline)
 
-    counted = pigments.spot_weight > 0
+    counted = t.at(pigments.spot_weight > 0)
     spot_px = t.sum_at(counted, pigments.spot_weight)
-    spot_c = t.sum_at(counted, pigments.spot_weight * pigments.spot_contrast)
+    spot_c = t.sum_at(counted, pigments.spot_weight, pigments.spot_contrast)
     spot_n = t.distinct(pigments.spots)
-    mel = pigments.melanin.astype(np.float64) * 100.0
-    mel_sum, mel_sq = t.sum(mel), t.sum(mel**2)
-    red_sum = t.sum(pigments.haemoglobin.astype(np.float64) * 100.0)
-    red_px = t.sum(pigments.red.astype(np.float64))
-    lab_l = t.sum(pigments.lab[..., 0].astype(np.float64))
-    lab_b = t.sum(pigments.lab[..., 2].astype(np.float64))
+    mel = t.on_skin(pigments.melanin) * 100.0
+    mel_sum, mel_sq = t.total(mel), t.total(mel**2)
+    red_sum = t.total(t.on_skin(pigments.haemoglobin) * 100.0)
+    red_px = t.total(t.on_skin(pigments.red))
+    lab_l = t.total(t.on_skin(pigments.lab[..., 0]))
+    lab_b = t.total(t.on_skin(pigments.lab[..., 2]))
 
-    plain = (~wrinkles.mask & (pigments.spots == 0)).astype(np.float64)
-    fine_rel = _band_pass(wrinkles.relative, mm_per_px)
-    r_n = t.sum(plain)
-    r_sum = t.sum(plain * fine_rel)
-    r_sq = t.sum(plain * fine_rel**2)
+    plain = t.on_skin(~wrinkles.mask & (pigments.spots == 0))
+    fine_rel = t.on_skin(_band_pass(wrinkles.relative, mm_per_px))
+    r_n = t.total(plain)
+    r_sum = t.total(plain * fine_rel)
+    r_sq = t.total(plain * fine_rel**2)
 
     mel_mean = _safe_div(mel_sum, npx)
     mel_var = np.maximum(_safe_div(mel_sq, npx) - mel_mean**2, 0.0)
@@ -220,12 +252,12 @@ def severity_index(
     """For each depth map, per region present: ``S = sum(length_mm * depth_pct) / area_cm2``,
     the index behind ``wrinkles.severity``, for any per-pixel length and depth (a comparison
     reads each measurement's depth on the lines of both photos, see ``analysis.compare``)."""
-    t = _Tally(regions)
-    area = t.sum() * (mm_per_px**2 / 100.0)
-    lines = length_mm > 0
+    t = _tally(regions)
+    area = t.total() * (mm_per_px**2 / 100.0)
+    lines = t.at(length_mm > 0)
     out = []
     for depth in depths:
-        index = _index(t.sum_at(lines, length_mm * depth), area)
+        index = _index(t.sum_at(lines, length_mm, depth), area)
         out.append({name: float(index[i]) for i, name in enumerate(REGIONS) if area[i] > 0})
     return out
 
@@ -237,5 +269,6 @@ def _index(depth_len: F64, area_cm2: F64) -> F64:
 
 def _band_pass(rel: np.ndarray, mm_per_px: float) -> np.ndarray:
     lo, hi = (s / mm_per_px for s in ROUGHNESS_BAND_MM)
-    fine = cv2.GaussianBlur(rel, (0, 0), max(lo, 0.5)) - cv2.GaussianBlur(rel, (0, 0), hi)
-    return np.asarray(fine, dtype=np.float64)
+    return np.asarray(
+        cv2.GaussianBlur(rel, (0, 0), max(lo, 0.5)) - cv2.GaussianBlur(rel, (0, 0), hi)
+    )
