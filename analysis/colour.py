@@ -15,11 +15,10 @@ def _srgb_lut() -> F32:
 
 
 SRGB_TO_LINEAR: F32 = _srgb_lut()
-
-
-def linear_rgb(rgb: U8) -> F32:
-    """sRGB uint8 (H, W, 3) -> linear-light float32 in [0, 1]."""
-    return SRGB_TO_LINEAR[rgb]
+# Rec. 709 luminance weights times linear light, per channel, as ``cv2.LUT`` takes a table for
+# each channel of a three-channel image (256, 1, 3): float32 products, as numpy forms them
+_Y_WEIGHTS = (0.2126, 0.7152, 0.0722)
+_Y_LUT: F32 = np.stack([np.float32(w) * SRGB_TO_LINEAR for w in _Y_WEIGHTS], axis=-1)[:, None]
 
 
 def to_srgb8(linear: np.ndarray) -> U8:
@@ -34,9 +33,8 @@ MIN_COARSE_SIGMA = 4.0  # a wide masked Gaussian runs on a grid 2x or 4x coarser
 
 def luminance(rgb: U8) -> F32:
     """Linear-light relative luminance Y (Rec. 709 weights), float32 (H, W) in [0, 1]."""
-    lin = linear_rgb(rgb)
-    y = 0.2126 * lin[..., 0] + 0.7152 * lin[..., 1] + 0.0722 * lin[..., 2]
-    return np.asarray(y, dtype=np.float32)
+    y = np.asarray(cv2.LUT(rgb, _Y_LUT), np.float32)  # each channel's weighted linear light
+    return y[..., 0] + y[..., 1] + y[..., 2]
 
 
 def masked_gaussian(image: F32, mask: Bool, sigma_px: float) -> F32:

@@ -83,11 +83,12 @@ class PigmentMaps:
 
 
 def _unmix_luts() -> tuple[F32, F32]:
-    """Per-channel lookup tables: melanin and haemoglobin OD contributed by each 8-bit value."""
+    """Per-channel lookup tables: melanin and haemoglobin OD contributed by each 8-bit value,
+    (256, 1, 3) as ``cv2.LUT`` takes them for a three-channel image."""
     od = -np.log10(np.maximum(SRGB_TO_LINEAR.astype(np.float64), 1.0 / 4096.0))  # (256,)
-    m = np.stack([UNMIX[0, c] * od for c in range(3)]).astype(np.float32)  # (3, 256)
-    h = np.stack([UNMIX[1, c] * od for c in range(3)]).astype(np.float32)
-    return m, h
+    m = np.stack([UNMIX[0, c] * od for c in range(3)], axis=-1).astype(np.float32)  # (256, 3)
+    h = np.stack([UNMIX[1, c] * od for c in range(3)], axis=-1).astype(np.float32)
+    return np.ascontiguousarray(m[:, None, :]), np.ascontiguousarray(h[:, None, :])
 
 
 _M_LUT, _H_LUT = _unmix_luts()
@@ -98,10 +99,8 @@ def unmix(rgb: U8) -> tuple[F32, F32]:
 
     ``OD_c = -log10(linear_c)`` depends on the 8-bit value alone, and the unmixing is linear in
     ``OD``, so each chromophore is a sum of three per-channel table lookups."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    m = _M_LUT[0][r] + _M_LUT[1][g] + _M_LUT[2][b]
-    h = _H_LUT[0][r] + _H_LUT[1][g] + _H_LUT[2][b]
-    return np.asarray(m, np.float32), np.asarray(h, np.float32)
+    m, h = (np.asarray(cv2.LUT(rgb, lut), np.float32) for lut in (_M_LUT, _H_LUT))
+    return m[..., 0] + m[..., 1] + m[..., 2], h[..., 0] + h[..., 1] + h[..., 2]
 
 
 def cielab(rgb: U8) -> F32:

@@ -151,7 +151,7 @@ def _running_max(best: F32 | None, value: F32) -> tuple[F32, U8]:
     return _f32(cv2.max(best, value)), wins
 
 
-def _pick(wins: U8, new: U8 | int, old: U8) -> U8:
+def _pick(wins: U8, new: U8 | int, old: U8 | int) -> U8:
     """``new`` where ``wins`` (255), ``old`` elsewhere (uint8 labels)."""
     return np.asarray((wins & np.asarray(new, np.uint8)) | (old & ~wins), np.uint8)
 
@@ -246,13 +246,13 @@ def _oriented_valleys(rel: F32, sigmas_px: tuple[float, ...]) -> _Bank:
         best: F32 | None = None
         arg: U8 = np.zeros(spectrum.shape, np.uint8)
         for k in range(half):
+            # orthogonal directions k and k + half: the stronger, less the other's positive
+            # response (the same as each less the other's, the better of the two kept)
             r1, r2 = (spectrum.filtered(s_eff, j) for j in (k, k + half))
-            for value, j in (
-                (cv2.subtract(r1, cv2.max(r2, 0.0)), k),
-                (cv2.subtract(r2, cv2.max(r1, 0.0)), k + half),
-            ):
-                best, wins = _running_max(best, _f32(value))
-                arg = _pick(wins, j, arg)
+            value = cv2.subtract(cv2.max(r1, r2), cv2.max(cv2.min(r1, r2), 0.0))
+            first = np.asarray(cv2.compare(r1, r2, cv2.CMP_GE), np.uint8)
+            best, wins = _running_max(best, _f32(value))
+            arg = _pick(wins, _pick(first, k, k + half), arg)
         assert best is not None
         if is_coarse:
             best = _f32(cv2.resize(best, size, interpolation=cv2.INTER_LINEAR))
@@ -475,8 +475,8 @@ def chains(
     if n == 0:
         return ys, xs, np.zeros(0, np.int32), 0
     h, w = present.shape
-    index = np.full(present.shape, -1, np.int64)
-    index[ys, xs] = np.arange(n)
+    index = np.full(present.shape, -1, np.int32)
+    index[ys, xs] = np.arange(n, dtype=np.int32)
     orient = _orientation(theta[ys, xs])
     normal = orient * (np.pi / ORIENTATIONS)
     reach = max(1, round(reach_px))
