@@ -479,7 +479,7 @@ def _with_gains(rgb: U8, gains: F64) -> U8:
         return rgb
     levels = SRGB_TO_LINEAR[np.arange(256)][:, None] * np.asarray(gains)[None, :]
     lut = to_srgb8(levels)  # (256, 3)
-    return np.ascontiguousarray(np.stack([lut[rgb[..., c], c] for c in range(3)], axis=-1))
+    return np.asarray(cv2.LUT(rgb, np.ascontiguousarray(lut[:, None, :])), np.uint8)
 
 
 def resolution_blur(before: CanonicalFace, after: CanonicalFace) -> tuple[float, float]:
@@ -577,7 +577,37 @@ def _line_read(wrinkles: WrinkleMap) -> F16:
 def _widened(broad: F32) -> F16:
     """``broad`` widened to the strongest within ``LINE_READ_PX``, in half precision."""
     k = 2 * LINE_READ_PX + 1
-    return np.asarray(cv2.dilate(broad, np.ones((k, k), np.uint8)), np.float16)
+    return _half(np.asarray(cv2.dilate(broad, np.ones((k, k), np.uint8)), np.float32))
+
+
+_HALF_NORMAL = np.float32(2.0**-14)  # float16's smallest normal value
+
+
+def _half(x: F32) -> F16:
+    """``x.astype(np.float16)``, bit for bit (round to nearest even), and fast: the CPU rounds
+    to a float16 subnormal (below 2**-14) tens of times slower than to a normal value, and a
+    valley strength map is full of them. Each value is converted with its magnitude raised to
+    2**-14 (a normal value, whose bits are its sign and 0x400), and the bits then lowered by
+    how far ``|x|`` lies below 2**-14 in float16's subnormal steps of 2**-24 (rounded)."""
+    magnitude = np.abs(x)
+    raised = np.copysign(np.maximum(magnitude, _HALF_NORMAL), x).astype(np.float16)
+    steps = np.rint(np.fmin(magnitude, _HALF_NORMAL) * np.float32(2.0**24)).astype(np.uint16)
+    return (raised.view(np.uint16) - (np.uint16(0x400) - steps)).view(np.float16)
+
+
+def _single(h: F16) -> F32:
+    """``h.astype(np.float32)``, exactly, and fast (as ``_half``, the CPU is slow on float16
+    subnormals): each value is converted with its magnitude raised to 2**-14, then lowered by
+    its subnormal steps of 2**-24 below that (exact in float32); the sign is put back last,
+    for -0."""
+    bits = h.view(np.uint16)
+    magnitude = bits & np.uint16(0x7FFF)
+    raised = (np.maximum(magnitude, np.uint16(0x400)) | (bits & np.uint16(0x8000))).view(np.float16)
+    below = (np.uint16(0x400) - np.minimum(magnitude, np.uint16(0x400))).astype(np.float32)
+    single = raised.astype(np.float32)
+    return np.asarray(
+        np.copysign(np.abs(single) - below * np.float32(2.0**-24), single), np.float32
+    )
 
 
 def _read_gain(weight: F32, wrinkles: WrinkleMap, read: F16) -> float:
@@ -586,7 +616,7 @@ def _read_gain(weight: F32, wrinkles: WrinkleMap, read: F16) -> float:
     broad read, summed over the face (a line of 0.4 mm reads about half its depth at the
     broad scale; clipped to 1-3)."""
     best = float((weight * wrinkles.strength).sum())
-    broad = float((weight * read.astype(np.float32)).sum())
+    broad = float((weight * _single(read)).sum())
     return float(np.clip(best / broad, 1.0, 3.0)) if broad > 0 else 1.0
 
 
@@ -625,8 +655,8 @@ def _difference_shift(before: F16, after: F16, faded: F16, deepened: F16, change
     fraction of its size or none. In the difference the unchanged lines cancel and the fade
     is read alone. A line misregistered by a pixel is a valley beside a ridge there, whose
     two reads cancel, so it reads no change."""
-    told = before.astype(np.float32) - (faded.astype(np.float32) - deepened.astype(np.float32))
-    return np.where(changed, told - after.astype(np.float32), 0.0).astype(np.float32)
+    told = _single(before) - (_single(faded) - _single(deepened))
+    return np.where(changed, told - _single(after), 0.0).astype(np.float32)
 
 
 def _turn(p: Perturbation) -> tuple[float, float]:
@@ -771,41 +801,49 @@ def _compare(
     stored) by ``_baseline_key``, so a series measures its baseline once per skin mask."""
     if treated_side not in (None, "left", "right"):
         raise ValueError(f"treated_side must be 'left', 'right' or None, got {treated_side!r}")
-    with ThreadPoolExecutor(max_workers=2) as pool:  # decoding and warping run side by side
+    # two at a time: the photos' decoding and warping, the before photo's re-framed images
+    # while the pair is registered, then the measurements (OpenCV and numpy release the GIL)
+    with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [
             pool.submit(_prepared, image, photo, **analyze_kw)
             for image, photo in ((before, "before"), (after, "after"))
         ]
         a, b = (job.result() for job in jobs)
-    reg, moved, map_x, map_y = register(a, b, analyze_kw.get("finder"))
-    # the after photo's spectacle bars (the before photo's are already off its skin): a photo
-    # with glasses against one without would read the frame as lines that came or went
-    frame = _frame_on_grid(b, map_x, map_y)
-    skin = a.regions.skin & ~frame & moved.valid & a.canonical.valid
-    gains, photometric = harmonise(a.canonical, moved, skin)
-    blur_a, blur_b = resolution_blur(a.canonical, moved)
-    photometric["blurred"] = "before" if blur_a else "after" if blur_b else None
-    xx, yy = pixel_grid(a.canonical.shape)
-    sides = (_Side(a, xx, yy, np.ones(3), blur_a), _Side(b, map_x, map_y, gains, blur_b))
-    grid = a.canonical
-    # both are already sampled through these maps: the before face itself, and ``moved``
-    rendered = (sides[0].finish(grid), sides[1].finish(moved))
-    moved = rendered[1]
-    regions = _common_regions(a.regions, skin, frame)
+        grid = a.canonical
+        blur_a, blur_b = resolution_blur(grid, b.canonical)
+        xx, yy = pixel_grid(grid.shape)
+        before_side = _Side(a, xx, yy, np.ones(3), blur_a)
+        # (not when a memo may already hold the before photo's measurements)
+        early = {} if memo else {p: pool.submit(before_side.render, grid, p) for p in PERTURBATIONS}
+        reg, moved, map_x, map_y = register(a, b, analyze_kw.get("finder"))
+        # the after photo's spectacle bars (the before photo's are already off its skin): a
+        # photo with glasses against one without would read the frame as lines that came or
+        # went
+        frame = _frame_on_grid(b, map_x, map_y)
+        skin = a.regions.skin & ~frame & moved.valid & grid.valid
+        gains, photometric = harmonise(grid, moved, skin)
+        photometric["blurred"] = "before" if blur_a else "after" if blur_b else None
+        sides = (before_side, _Side(b, map_x, map_y, gains, blur_b))
+        # both are already sampled through these maps: the before face itself, and ``moved``
+        rendered = (sides[0].finish(grid), sides[1].finish(moved))
+        moved = rendered[1]
+        regions = _common_regions(a.regions, skin, frame)
 
-    # the two photos and their perturbations: eight measurements (four when the before photo's
-    # are known), two at a time
-    key = _baseline_key(a.canonical, blur_a, skin)
-    known = None if memo is None else memo.get(key)
-    runs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1) if not (known and i == 0)]
+        # the two photos and their perturbations: eight measurements (four when the before
+        # photo's are known)
+        key = _baseline_key(grid, blur_a, skin)
+        known = None if memo is None else memo.get(key)
+        runs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1) if not (known and i == 0)]
 
-    def run(job: tuple[int, Perturbation | None]) -> _Measured:
-        i, p = job
-        face = rendered[i] if p is None else sides[i].render(grid, p)
-        wrinkles, pigments, metrics = measure_canonical(face, regions)
-        return wrinkles, pigments, metrics, _line_read(wrinkles)
+        def run(job: tuple[int, Perturbation | None]) -> _Measured:
+            i, p = job
+            if p is None:
+                face = rendered[i]
+            else:
+                face = early[p].result() if i == 0 and p in early else sides[i].render(grid, p)
+            wrinkles, pigments, metrics = measure_canonical(face, regions)
+            return wrinkles, pigments, metrics, _line_read(wrinkles)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV and numpy release the GIL
         # lines that faded, and that deepened: two jobs, so the pool's two workers stay even
         difference = _difference(*rendered, regions)
         changing = [
@@ -871,7 +909,7 @@ def _compare(
             mdc = max(t * np.sqrt(2.0 * pooled[region][m]), _floor(m, v0, v1, pixel))
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
-    after_read = reads_after[0].astype(np.float32) + shift
+    after_read = _single(reads_after[0]) + shift
     change_map = _change_map(weight, reads_before[0], after_read, skin, grid.mm_per_px, gain)
     split = _split_face(changes, treated_side) if treated_side else {}
     return Comparison(
@@ -900,7 +938,7 @@ def _change_map(
     smoothed over ``CHANGE_MAP_MM``, times ``gain`` (``_read_gain``): in depth units (0.05 =
     a line 5 % deeper)."""
     sigma = CHANGE_MAP_MM / mm_per_px
-    diff = gain * weight * (after - before.astype(np.float32)) / mm_per_px
+    diff = gain * weight * (after - _single(before)) / mm_per_px
     blurred = cv2.GaussianBlur(diff, (0, 0), sigma) * (2 * np.pi) ** 0.5 * sigma
     return np.asarray(np.where(skin, blurred, 0.0), np.float32)
 
