@@ -103,9 +103,12 @@ def unmix(rgb: U8) -> tuple[F32, F32]:
     return m[..., 0] + m[..., 1] + m[..., 2], h[..., 0] + h[..., 1] + h[..., 2]
 
 
+_UNIT = np.arange(256, dtype=np.float32) / np.float32(255.0)  # 8-bit value -> 0-1
+
+
 def cielab(rgb: U8) -> F32:
     """CIELAB (D65) with L in 0-100 and signed a, b."""
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    lab = cv2.cvtColor(np.asarray(cv2.LUT(rgb, _UNIT), np.float32), cv2.COLOR_RGB2LAB)
     return np.asarray(lab, dtype=np.float32)
 
 

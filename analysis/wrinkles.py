@@ -626,5 +626,10 @@ def _full_width_mask(centerline: Bool, width_px: F32) -> Bool:
         cv2.DIST_MASK_PRECISE,
         labelType=cv2.DIST_LABEL_PIXEL,
     )
-    half = np.concatenate([[0.0], width_px[centerline] / 2])[label]
-    return np.asarray(dist <= np.maximum(half, 0.5))
+    widths = width_px[centerline]
+    # only pixels as close as the widest line's half width can be on a line
+    near = np.nonzero(dist <= max(float(widths.max()) / 2, 0.5))
+    half = np.concatenate([[0.0], widths / 2])[label[near]]
+    out = np.zeros(centerline.shape, bool)
+    out[near] = dist[near] <= np.maximum(half, 0.5)
+    return out
