@@ -584,11 +584,12 @@ _HALF_NORMAL = np.float32(2.0**-14)  # float16's smallest normal value
 
 
 def _half(x: F32) -> F16:
-    """``x.astype(np.float16)``, bit for bit (round to nearest even), and fast: the CPU rounds
-    to a float16 subnormal (below 2**-14) tens of times slower than to a normal value, and a
-    valley strength map is full of them. Each value is converted with its magnitude raised to
-    2**-14 (a normal value, whose bits are its sign and 0x400), and the bits then lowered by
-    how far ``|x|`` lies below 2**-14 in float16's subnormal steps of 2**-24 (rounded)."""
+    """``x.astype(np.float16)``, bit for bit (round to nearest even), and fast: values that
+    become float16 subnormals (below 2**-14) convert tens of times slower than the rest (41 ms
+    against 1.6 ms for a canonical frame here), and a valley strength map is full of them.
+    Each value is converted with its magnitude raised to 2**-14 (a normal value, whose bits
+    are its sign and 0x400), and the bits then lowered by how far ``|x|`` lies below 2**-14
+    in float16's subnormal steps of 2**-24 (rounded)."""
     magnitude = np.abs(x)
     raised = np.copysign(np.maximum(magnitude, _HALF_NORMAL), x).astype(np.float16)
     steps = np.rint(np.fmin(magnitude, _HALF_NORMAL) * np.float32(2.0**24)).astype(np.uint16)
@@ -596,9 +597,9 @@ def _half(x: F32) -> F16:
 
 
 def _single(h: F16) -> F32:
-    """``h.astype(np.float32)``, exactly, and fast (as ``_half``, the CPU is slow on float16
-    subnormals): each value is converted with its magnitude raised to 2**-14, then lowered by
-    its subnormal steps of 2**-24 below that (exact in float32); the sign is put back last,
+    """``h.astype(np.float32)``, exactly, and fast (as for ``_half``, float16 subnormals
+    convert slowly): each value is converted with its magnitude raised to 2**-14, then lowered
+    by its subnormal steps of 2**-24 below that (exact in float32); the sign is put back last,
     for -0."""
     bits = h.view(np.uint16)
     magnitude = bits & np.uint16(0x7FFF)
