@@ -90,9 +90,10 @@ class _Tally:
     def __init__(self, regions: RegionMasks) -> None:
         n = len(ANATOMICAL_REGIONS)
         region = regions.labels.astype(np.intp) - 1
-        self.bins = np.where(regions.skin, np.where(region >= 0, region, n), n + 1)
+        bins = np.where(regions.skin, np.where(region >= 0, region, n), n + 1)
         self.sel = np.flatnonzero(regions.skin)
-        self.region = self.bins.ravel()[self.sel]
+        self.region = bins.ravel()[self.sel]
+        self.bins = bins.astype(np.uint8)  # kept as long as the regions live (``_tally``)
         self.n = n
 
     def _per_region(self, per: np.ndarray) -> F64:
@@ -125,7 +126,7 @@ class _Tally:
         """Number of distinct non-zero ``labels`` (at the pixels ``where``) touching each
         region."""
         on = np.nonzero(labels > 0 if where is None else (labels > 0) & where)
-        bins, lab = self.bins[on], np.asarray(labels)[on].astype(np.int64)
+        bins, lab = self.bins[on].astype(np.int64), np.asarray(labels)[on].astype(np.int64)
         skin = bins <= self.n
         bins, lab = bins[skin], lab[skin]
         out = np.zeros(self.n + 1, np.float64)
