@@ -29,7 +29,12 @@ Method
    so a true change of skin pigmentation is kept; only the light and camera change. With too
    little sclera visible (< ``MIN_SCLERA_PX``), the skin median is used instead and the
    comparison says so (``photometric.reference = "skin"``), since that erases global tone
-   changes. Wrinkle metrics need none of this (they are relative darkening).
+   changes. Wrinkle metrics need none of this (they are relative darkening), except where
+   a photo clipped: a follow-up brighter than the baseline whose channel clipped on skin
+   shows flat skin where the baseline still shows a line's darkening. Every image of the
+   pair (both photos and their perturbations) is then cut at the level the follow-up
+   recorded (``_ceiling``, before a perturbation's change of light): both lose the same
+   contrast there. ``photometric.ceiling`` gives the cut per channel (null: none).
 4. Resolution: the finer photo is blurred to the coarser one's detail (``resolution_blur``),
    so a closer or sharper follow-up does not read as more lines. Both photos are then measured
    on the same pixels: the before photo's regions, restricted to skin seen in both.
@@ -124,6 +129,7 @@ MAX_POSE_DIFF_DEG = 15.0
 MAX_RESIDUAL_MM = 1.5  # median landmark misalignment after registration
 MAX_SHAPE_CHANGE_MM = 10.0  # landmark change beyond a rigid move (expression, big pose)
 MIN_SCLERA_PX = 150
+CLIPPED = 250  # an 8-bit value at or above this is clipped (as the quality gate counts it)
 FLOW_SMOOTH_MM = 2.0  # the dense registration field is smooth on this scale
 MAX_FLOW_MM = 2.0  # and moves no pixel further than this beyond the landmark mesh
 CHANGE_MAP_MM = 1.0
@@ -473,13 +479,42 @@ def harmonise(
     return gains, {"reference": reference, "gains": [round(float(g), 4) for g in gains]}
 
 
-def _with_gains(rgb: U8, gains: F64) -> U8:
-    """``rgb`` with per-channel gains applied in linear light (one lookup table)."""
-    if np.allclose(gains, 1.0):
-        return rgb
-    levels = SRGB_TO_LINEAR[np.arange(256)][:, None] * np.asarray(gains)[None, :]
+def _with_gains(rgb: U8, gains: F64, ceiling: F64 | None = None, light: F64 | None = None) -> U8:
+    """``rgb`` with per-channel gains applied in linear light, each channel cut at its
+    ``ceiling`` (linear light, after the gains; ``_ceiling``), then a re-take's change of
+    ``light``, by one lookup table."""
+    lin = SRGB_TO_LINEAR[np.arange(256)][:, None]
+    if ceiling is not None and bool(np.any(ceiling < 1.0)):
+        levels = np.minimum(lin * np.asarray(gains)[None, :], np.asarray(ceiling)[None, :])
+        if light is not None:
+            levels = levels * np.asarray(light)[None, :]
+    else:
+        total = gains if light is None else gains * light
+        if np.allclose(total, 1.0):
+            return rgb
+        levels = lin * np.asarray(total)[None, :]
     lut = to_srgb8(levels)  # (256, 3)
     return np.asarray(cv2.LUT(rgb, np.ascontiguousarray(lut[:, None, :])), np.uint8)
+
+
+def _ceiling(after: U8, skin: Bool, gains: F64) -> F64:
+    """Per channel, the brightest value (linear light, on the before photo's scale) that both
+    photos recorded, for every measurement of the pair to be cut at (``_with_gains``).
+
+    A channel the after photo clipped on the common skin (``CLIPPED`` or more) and that its
+    gain darkens (the after photo is brighter there) reads, harmonised, no more than
+    ``CLIPPED`` times the gain: above that the after photo shows flat skin where the before
+    photo still shows a line's darkening, and the line would read as faded. Cut at that
+    level, both photos lose the same contrast there. (Where the after photo is darker, its
+    clipped values and the before photo's both reach 255, a common cut already.) The cut is
+    taken down to an 8-bit level, so follow-ups of one baseline whose gains differ by a
+    fraction of a level share it, and with it the baseline's measurements (``Memo``). No cut
+    (infinity) elsewhere."""
+    clipped = (after[skin] >= CLIPPED).any(axis=0) if skin.any() else np.zeros(3, bool)
+    cut = float(SRGB_TO_LINEAR[CLIPPED]) * np.asarray(gains, np.float64)
+    code = to_srgb8(cut).astype(np.intp)
+    code = np.where(SRGB_TO_LINEAR[code] > cut, code - 1, code)  # the level at or below
+    return np.where(clipped & (gains < 1.0), SRGB_TO_LINEAR[code].astype(np.float64), np.inf)
 
 
 def resolution_blur(before: CanonicalFace, after: CanonicalFace) -> tuple[float, float]:
@@ -510,23 +545,32 @@ class _Side:
     map_y: F32
     gains: F64
     blur: float
+    ceiling: F64 | None = None  # ``_ceiling``
 
     def render(self, grid: CanonicalFace, p: Perturbation) -> CanonicalFace:
         """The face on ``grid`` (the before face's canonical frame), perturbed by ``p``: a
         re-framing (shift, scale and turn about the centre) of the sampling, a change of light
         and a JPEG re-compression. (Unperturbed, the face is sampled once, in ``register``,
         and only ``finish``-ed.)"""
-        _, _, _, exposure, channel, quality, _ = p
+        return self.perturbed(self.sample(grid, p), p)
+
+    def sample(self, grid: CanonicalFace, p: Perturbation) -> CanonicalFace:
+        """``render``'s sampling alone: the re-framed face, before its light."""
         sx, sy = _reframing(p, grid.shape)
-        face = _remap(grid, self.prepared, *_compose(self.map_x, self.map_y, sx, sy))
+        return _remap(grid, self.prepared, *_compose(self.map_x, self.map_y, sx, sy))
+
+    def perturbed(self, face: CanonicalFace, p: Perturbation) -> CanonicalFace:
+        """``render``'s finishing of a face ``sample`` re-framed by ``p``."""
+        _, _, _, exposure, channel, quality, _ = p
         return self.finish(face, exposure * np.asarray(channel), quality)
 
     def finish(
         self, face: CanonicalFace, light: F64 | None = None, quality: int = 0
     ) -> CanonicalFace:
-        """``face``, already sampled through this side's map, with its gains (times ``light``),
-        its resolution blur and, when ``quality`` is set, a JPEG re-compression."""
-        rgb = _with_gains(face.rgb, self.gains if light is None else self.gains * light)
+        """``face``, already sampled through this side's map, with its gains (times ``light``)
+        and the pair's ``ceiling``, its resolution blur and, when ``quality`` is set, a JPEG
+        re-compression."""
+        rgb = _with_gains(face.rgb, self.gains, self.ceiling, light)
         if self.blur > 0:
             rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), self.blur), np.uint8)
         if quality:
@@ -778,17 +822,21 @@ def compare(
 _Measured = tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics], F16]
 _PerturbedValues = tuple[dict[str, dict[str, float]], ...]
 _BaselineRuns = tuple[WrinkleMap, dict[str, RegionMetrics], _PerturbedValues, tuple[F16, ...]]
-Memo = dict[tuple[bytes, float, bytes], _BaselineRuns]
+Memo = dict[tuple[bytes, float, bytes, bytes], _BaselineRuns]
 
 
-def _baseline_key(face: CanonicalFace, blur: float, skin: Bool) -> tuple[bytes, float, bytes]:
+def _baseline_key(
+    face: CanonicalFace, blur: float, skin: Bool, ceiling: F64
+) -> tuple[bytes, float, bytes, bytes]:
     """What the before photo's measurements depend on: the photo (its canonical face, which
-    also fixes its regions), its resolution blur and the skin seen in both photos."""
+    also fixes its regions), its resolution blur, the skin seen in both photos and the
+    pair's ceiling (``_ceiling``)."""
 
     def digest(data: bytes) -> bytes:
         return hashlib.blake2b(data, digest_size=16).digest()
 
-    return digest(face.rgb.tobytes()), blur, digest(np.packbits(skin).tobytes())
+    ceil = np.asarray(ceiling, np.float64).tobytes()
+    return digest(face.rgb.tobytes()), blur, digest(np.packbits(skin).tobytes()), ceil
 
 
 def _compare(
@@ -814,8 +862,9 @@ def _compare(
         blur_a, blur_b = resolution_blur(grid, b.canonical)
         xx, yy = pixel_grid(grid.shape)
         before_side = _Side(a, xx, yy, np.ones(3), blur_a)
-        # (not when a memo may already hold the before photo's measurements)
-        early = {} if memo else {p: pool.submit(before_side.render, grid, p) for p in PERTURBATIONS}
+        # (sampled only: their light waits for the pair's ceiling; not when a memo may already
+        # hold the before photo's measurements)
+        early = {} if memo else {p: pool.submit(before_side.sample, grid, p) for p in PERTURBATIONS}
         reg, moved, map_x, map_y = register(a, b, analyze_kw.get("finder"))
         # the after photo's spectacle bars (the before photo's are already off its skin): a
         # photo with glasses against one without would read the frame as lines that came or
@@ -824,7 +873,12 @@ def _compare(
         skin = a.regions.skin & ~frame & moved.valid & grid.valid
         gains, photometric = harmonise(grid, moved, skin)
         photometric["blurred"] = "before" if blur_a else "after" if blur_b else None
-        sides = (before_side, _Side(b, map_x, map_y, gains, blur_b))
+        ceiling = _ceiling(moved.rgb, skin, gains)
+        photometric["ceiling"] = [round(float(c), 4) if np.isfinite(c) else None for c in ceiling]
+        sides = (
+            replace(before_side, ceiling=ceiling),
+            _Side(b, map_x, map_y, gains, blur_b, ceiling),
+        )
         # both are already sampled through these maps: the before face itself, and ``moved``
         rendered = (sides[0].finish(grid), sides[1].finish(moved))
         moved = rendered[1]
@@ -832,7 +886,7 @@ def _compare(
 
         # the two photos and their perturbations: eight measurements (four when the before
         # photo's are known)
-        key = _baseline_key(grid, blur_a, skin)
+        key = _baseline_key(grid, blur_a, skin, ceiling)
         known = None if memo is None else memo.get(key)
         runs = [(i, p) for p in (None, *PERTURBATIONS) for i in (0, 1) if not (known and i == 0)]
 
@@ -841,7 +895,11 @@ def _compare(
             if p is None:
                 face = rendered[i]
             else:
-                face = early[p].result() if i == 0 and p in early else sides[i].render(grid, p)
+                face = (
+                    sides[0].perturbed(early[p].result(), p)
+                    if i == 0 and p in early
+                    else sides[i].render(grid, p)
+                )
             wrinkles, pigments, metrics = measure_canonical(face, regions)
             return wrinkles, pigments, metrics, _line_read(wrinkles)
 

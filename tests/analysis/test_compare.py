@@ -15,8 +15,10 @@ from analysis.compare import (
     ROUGHNESS_MDC_FLOOR,
     SEVERITY_INDEX_MDC_FLOOR,
     MetricChange,
+    _ceiling,
     _reframing,
     _seen_at,
+    _with_gains,
 )
 from analysis.face import Face
 from analysis.io import load_image
@@ -212,6 +214,49 @@ def test_a_coarse_photo_s_retake_is_not_called_a_change_in_severity(finder):
         floor = severity(severity_index_of(larger) * (1.0 + SEVERITY_INDEX_MDC_FLOOR * pixel))
         assert x.mdc >= (float(floor) - larger) * 0.999, x
     assert sum(x.significant for x in changes) <= 1, changes
+
+
+def test_a_brighter_follow_up_whose_red_clips_is_not_called_a_change(finder):
+    """Biden's forehead is bright (red at 240-250): 12 % more light clips its red channel,
+    which then shows flat skin where the lines were darker. Harmonised, the follow-up's lines
+    read shallower, and his untouched forehead read as improved (-2.2 against an MDC of 2.0)
+    until both photos were cut at the follow-up's clipping level (``_ceiling``)."""
+    rgb = load_image(face_path("pd_biden_2021_presidential")).rgb
+    face = analyze(rgb, finder=finder).face
+    lines = [x for s in drawn_sites("glabella") for x in LINES[s](face, np.random.default_rng(0))]
+    drawn = render_lines(rgb, lines, mm_per_px=face.mm_per_px).image
+    c = compare(_retaken(drawn, face), _retaken(drawn, face, exposure=1.12), finder=finder)
+    ceiling = c.photometric["ceiling"]
+    assert ceiling[0] is not None, ceiling  # red, cut where it clipped
+    assert ceiling[0] < 0.9, ceiling
+    forehead = c.changes["forehead"]["wrinkles.severity"]
+    assert abs(forehead.delta) < 1.0, forehead
+    flagged = [r for r, x in c.changes.items() if x["wrinkles.severity"].significant]
+    assert not flagged, flagged
+
+
+def test_the_ceiling_cuts_only_a_clipped_channel_the_follow_up_brightens():
+    skin = np.ones((4, 4), bool)
+    after = np.full((4, 4, 3), 200, np.uint8)
+    after[0, 0] = (255, 255, 180)  # red and green clipped on one pixel; blue not
+    gains = np.array([0.9, 1.1, 0.9])  # the follow-up is brighter in red and blue
+    ceiling = _ceiling(after, skin, gains)
+    assert ceiling[0] < 0.9
+    assert np.isinf(ceiling[1:]).all()
+    np.testing.assert_array_equal(_ceiling(after, ~skin, gains), np.full(3, np.inf))
+    # the cut is on the scene's light: a re-take's change of light scales what was cut
+    rgb = np.arange(256, dtype=np.uint8).repeat(3).reshape(16, 16, 3)
+    cut = _with_gains(rgb, np.ones(3), ceiling)
+    assert cut[..., 0].max() < 250
+    assert cut[..., 1].max() == 255
+    brighter = _with_gains(rgb, np.ones(3), ceiling, np.full(3, 1.06))
+    assert brighter[..., 0].max() > cut[..., 0].max()
+    assert len(np.unique(brighter[..., 0][cut[..., 0] == cut[..., 0].max()])) == 1
+    # without a cut, gains and light are one product, as before
+    light = np.array([1.06, 1.0, 0.97])
+    np.testing.assert_array_equal(
+        _with_gains(rgb, gains, np.full(3, np.inf), light), _with_gains(rgb, gains * light)
+    )
 
 
 @pytest.mark.parametrize("p", PERTURBATIONS)
