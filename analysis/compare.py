@@ -503,13 +503,13 @@ def _ceiling(after: U8, skin: Bool, gains: F64) -> F64:
 
     A channel the after photo clipped on the common skin (``CLIPPED`` or more) and that its
     gain darkens (the after photo is brighter there) reads, harmonised, no more than
-    ``CLIPPED`` times the gain: above that the after photo shows flat skin where the before
-    photo still shows a line's darkening, and the line would read as faded. Cut at that
-    level, both photos lose the same contrast there. (Where the after photo is darker, its
-    clipped values and the before photo's both reach 255, a common cut already.) The cut is
-    taken down to an 8-bit level, so follow-ups of one baseline whose gains differ by a
-    fraction of a level share it, and with it the baseline's measurements (``Memo``). No cut
-    (infinity) elsewhere."""
+    ``CLIPPED``'s linear light times the gain: above that the after photo shows flat skin
+    where the before photo still shows a line's darkening, and the line would read as faded.
+    Cut at that level, both photos lose the same contrast there. (Where the after photo is
+    darker, its clipped values and the before photo's both reach 255, a common cut already.)
+    The cut is taken down to an 8-bit level, so follow-ups of one baseline whose gains differ
+    by a fraction of a level share it, and with it the baseline's measurements (``Memo``).
+    No cut (infinity) elsewhere."""
     clipped = (after[skin] >= CLIPPED).any(axis=0) if skin.any() else np.zeros(3, bool)
     cut = float(SRGB_TO_LINEAR[CLIPPED]) * np.asarray(gains, np.float64)
     code = to_srgb8(cut).astype(np.intp)
