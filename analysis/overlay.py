@@ -107,6 +107,13 @@ def _grow(seed: Bool, within: Bool) -> Bool:
     return np.asarray(hit[labels])
 
 
+def signed_whole(value: float) -> str:
+    """``value`` rounded to a whole number with its sign, and ``0`` (not ``-0`` or ``+0``) when
+    it rounds to nothing: a region label a clinician reads."""
+    whole = round(value)
+    return f"{whole:+d}" if whole else "0"
+
+
 def _label(canvas: U8, text: str, centre: tuple[int, int], font_scale: float) -> None:
     font = cv2.FONT_HERSHEY_SIMPLEX
     (tw, th), base = cv2.getTextSize(text, font, font_scale, 2)
@@ -175,7 +182,7 @@ def draw_comparison(comparison: Comparison) -> U8:
         ys, xs = np.nonzero(mask)
         mark = "*" if change_sev.significant else ""
         centre = (int(xs.mean()), int(ys.mean()))
-        _label(panel, f"{change_sev.delta:+.0f}{mark}", centre, font_scale)
+        _label(panel, f"{signed_whole(change_sev.delta)}{mark}", centre, font_scale)
     titles = ("before", "after (registered)", "change: red deeper, green faded")
     panels = []
     for img, title in zip((before, after, panel), titles, strict=True):

@@ -449,3 +449,16 @@ def test_skin_the_follow_up_photo_covers_is_compared_beyond_its_own_canonical_fr
 
     c = compare(squeezed("pd_biden_2013_vp"), squeezed("pd_biden_2021_presidential"), finder=finder)
     assert int(c.regions.skin.sum()) == int(c.before.regions.skin.sum())
+
+
+def test_region_labels_on_the_change_panel_read_as_a_clinician_writes_them():
+    from analysis.overlay import signed_whole
+
+    assert [signed_whole(v) for v in (-0.4, 0.0, 0.49, 0.5, -6.6, 12.2)] == [
+        "0",
+        "0",
+        "0",
+        "0",
+        "-7",
+        "+12",
+    ]
