@@ -488,7 +488,7 @@ def _with_gains(rgb: U8, gains: F64, ceiling: F64 | None = None, light: F64 | No
         levels = np.minimum(lin * np.asarray(gains)[None, :], np.asarray(ceiling)[None, :])
         if light is not None:
             levels = levels * np.asarray(light)[None, :]
-    else:
+    else:  # no cut: gains and light as one product, the table the comparison always used
         total = gains if light is None else gains * light
         if np.allclose(total, 1.0):
             return rgb

@@ -146,10 +146,12 @@ def test_severity_falls_with_the_depth_the_glabellar_lines_lose(finder):
     assert quarter.improved, quarter
 
 
-def _drawn_tillerson(finder, scale: float = 1.0) -> tuple[np.ndarray, Face]:
-    """Tillerson's photo with the change benchmark's lines (glabella series, seed 0), resized
-    by ``scale`` (0.4: 2.6 px/mm, a coarse photo), and its face."""
-    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+def _drawn(
+    finder, scale: float = 1.0, stem: str = "pd_rex_tillerson_official"
+) -> tuple[np.ndarray, Face]:
+    """Tillerson's photo (or ``stem``'s) with the change benchmark's lines (glabella series,
+    seed 0), resized by ``scale`` (0.4: 2.6 px/mm, a coarse photo), and its face."""
+    rgb = load_image(face_path(stem)).rgb
     face = analyze(rgb, finder=finder).face
     lines = [x for s in drawn_sites("glabella") for x in LINES[s](face, np.random.default_rng(0))]
     drawn = render_lines(rgb, lines, mm_per_px=face.mm_per_px).image
@@ -176,7 +178,7 @@ def test_a_retake_s_resampling_moves_roughness_together_and_severity_little(find
     re-framings do not sample: the reason for ``ROUGHNESS_MDC_FLOOR``. Severity's change is
     read at the broad scale, which such a blur barely moves (at each line's best scale it
     moved 3-4 %, and the regions were called changed in turn)."""
-    drawn, face = _drawn_tillerson(finder)
+    drawn, face = _drawn(finder)
     c = compare(_retaken(drawn, face), _retaken(drawn, face, **retake), finder=finder)
     relatives = {}
     for metric, largest_shift, most_flagged in (
@@ -204,7 +206,7 @@ def test_a_coarse_photo_s_retake_is_not_called_a_change_in_severity(finder):
     severity by several percent even at the broad scale: its floor grows with the coarser
     photo's pixel: the change of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per canonical
     pixel."""
-    drawn, face = _drawn_tillerson(finder, scale=0.4)
+    drawn, face = _drawn(finder, scale=0.4)
     c = compare(_retaken(drawn, face), _retaken(drawn, face, scale=0.95), finder=finder)
     pixel = c.before.canonical.source_mm_per_px / c.before.canonical.mm_per_px
     assert pixel > 1.8
@@ -221,10 +223,7 @@ def test_a_brighter_follow_up_whose_red_clips_is_not_called_a_change(finder):
     which then shows flat skin where the lines were darker. Harmonised, the follow-up's lines
     read shallower, and his untouched forehead read as improved (-2.2 against an MDC of 2.0)
     until both photos were cut at the follow-up's clipping level (``_ceiling``)."""
-    rgb = load_image(face_path("pd_biden_2021_presidential")).rgb
-    face = analyze(rgb, finder=finder).face
-    lines = [x for s in drawn_sites("glabella") for x in LINES[s](face, np.random.default_rng(0))]
-    drawn = render_lines(rgb, lines, mm_per_px=face.mm_per_px).image
+    drawn, face = _drawn(finder, stem="pd_biden_2021_presidential")
     c = compare(_retaken(drawn, face), _retaken(drawn, face, exposure=1.12), finder=finder)
     ceiling = c.photometric["ceiling"]
     assert ceiling[0] is not None, ceiling  # red, cut where it clipped
