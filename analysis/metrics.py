@@ -263,6 +263,32 @@ def severity_index(
     return out
 
 
+def spot_measures(
+    regions: RegionMasks, weight: F32, reads: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> list[dict[str, tuple[float, float]]]:
+    """``pigmentation.spot_area_pct`` and ``spot_contrast`` per region present, on spot pixels
+    fixed in advance and read in several measurements (a comparison reads both photos on the
+    same spot pixels, see ``analysis.compare``). ``weight``: how fully each pixel belongs to a
+    spot (0-1, as ``PigmentMaps.spot_weight``). Each read gives, at the pixels ``weight > 0``
+    in ``np.nonzero`` order, how much each counts towards spot area (0-1) and its contrast:
+    area is the counted share of the region, contrast the mean over every spot pixel weighted
+    by ``weight`` (melanin-index units, as ``region_metrics``)."""
+    t = _tally(regions)
+    npx = t.total()
+    pixels = t.at(weight > 0)
+    w = weight[pixels.on].astype(np.float64)
+    total = t._per_region(np.bincount(pixels.bins, w, t.n + 2))
+    out = []
+    for counted, contrast in reads:
+        area = t._per_region(np.bincount(pixels.bins, counted.astype(np.float64), t.n + 2))
+        excess = t._per_region(np.bincount(pixels.bins, w * contrast, t.n + 2))
+        pct, mean = 100.0 * _safe_div(area, npx), 100.0 * _safe_div(excess, total)
+        out.append(
+            {name: (float(pct[i]), float(mean[i])) for i, name in enumerate(REGIONS) if npx[i] > 0}
+        )
+    return out
+
+
 def _index(depth_len: F64, area_cm2: F64) -> F64:
     """Severity's index ``S`` per region from its sum of length (mm) x depth (fraction)."""
     return _safe_div(100.0 * depth_len, area_cm2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -16,17 +17,21 @@ from analysis.compare import (
     SEVERITY_INDEX_MDC_FLOOR,
     MetricChange,
     _ceiling,
+    _half,
+    _PhotoRuns,
     _reframing,
     _seen_at,
+    _spot_footprint,
+    _spot_read,
     _with_gains,
 )
 from analysis.face import Face
 from analysis.io import load_image
 from analysis.metrics import METRICS, severity, severity_index_of
 from analysis.regions import REGIONS
-from datasets.faces import Nuisance, apply_nuisance
+from datasets.faces import Nuisance, apply_nuisance, face_spots
 from datasets.series import LINES, drawn_sites, series_pair
-from datasets.synthetic import render_lines
+from datasets.synthetic import SpotSpec, render_lines, render_spots
 from service.cli import main
 from tests.conftest import face_path
 
@@ -461,3 +466,89 @@ def test_region_labels_on_the_change_panel_read_as_a_clinician_writes_them():
         "-7",
         "+12",
     ]
+
+
+def _spotted(finder, fade: float, quality: int = 95) -> tuple[np.ndarray, np.ndarray]:
+    """Tillerson's photo with a 5 mm sun spot (0.35 OD) on each cheek, and a re-take of it
+    (brighter, warmer, re-compressed) in which the spot on his right cheek has faded: its
+    contrast times ``fade`` and its area too (as ``datasets.faces.fade_scene`` fades spots)."""
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    face = analyze(rgb, finder=finder).face
+    spots = face_spots(
+        face.points,
+        mm_per_px=face.mm_per_px,
+        rng=np.random.default_rng(3),
+        sites=("cheek_right", "cheek_left"),
+        spots_per_site={"cheek_right": (1, 1), "cheek_left": (1, 1)},
+        diameter_mm=(5.0, 5.0),
+        contrast=(0.35, 0.35),
+    )
+    assert [s.site for s in spots] == ["cheek_right", "cheek_left"]
+
+    def drawn(specs: list[SpotSpec]) -> np.ndarray:
+        rng = np.random.default_rng(4)  # the same outlines in both photos
+        return render_spots(rgb, specs, mm_per_px=face.mm_per_px, rng=rng).image
+
+    base = [s.spec for s in spots]
+    right = base[0]
+    faded = replace(
+        right, contrast=right.contrast * fade, diameter_mm=right.diameter_mm * fade**0.5
+    )
+    before = drawn(base)
+    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=quality)
+    after = apply_nuisance(drawn([faded, base[1]]), later)[0]
+    return before, after
+
+
+def test_a_fading_sun_spot_is_an_improvement_and_the_other_cheek_s_spot_is_unchanged(finder):
+    c = compare(*_spotted(finder, 0.3), finder=finder)
+    for metric in ("pigmentation.spot_area_pct", "pigmentation.spot_contrast"):
+        faded, kept = c.changes["cheek_right"][metric], c.changes["cheek_left"][metric]
+        assert faded.significant, (metric, faded)
+        assert faded.improved, (metric, faded)
+        assert not kept.significant, (metric, kept)
+    area = c.changes["cheek_right"]["pigmentation.spot_area_pct"]
+    assert area.after < 0.5 * area.before, area
+
+
+def test_spot_area_falls_with_the_fade(finder):
+    """The right cheek's spot fades to 80, 50 and 20 % of its contrast and area: its region's
+    spot area, read on the same pixels in both photos, falls further at each step (each photo's
+    own detection keeps the spot whole while its peak passes the photo's thresholds, then drops
+    it whole)."""
+    deltas = [
+        compare(*_spotted(finder, fade), finder=finder)
+        .changes["cheek_right"]["pigmentation.spot_area_pct"]
+        .delta
+        for fade in (0.8, 0.5, 0.2)
+    ]
+    assert deltas[0] < 0, deltas
+    assert deltas[0] > deltas[1] > deltas[2], deltas
+
+
+def test_a_spot_one_photo_s_thresholds_drop_is_read_in_both():
+    """A spot only the before photo's detection kept (``spot_weight``) is read on the same
+    pixels in the after photo: with the same contrast there it reads the same area, and less
+    the more its contrast falls."""
+    yy, xx = np.mgrid[0:60, 0:60]
+    contrast = (0.3 * np.exp(-((yy - 30.0) ** 2 + (xx - 30.0) ** 2) / (2 * 6.0**2))).astype(
+        np.float32
+    )
+    weight = (contrast >= 0.15).astype(np.float32)  # its full width at half maximum
+    none = np.zeros_like(weight)
+
+    def runs(spot_weight: np.ndarray, c: np.ndarray) -> _PhotoRuns:
+        return _PhotoRuns(None, {}, (), (), spot_weight, (_half(c),))  # type: ignore[arg-type]
+
+    areas = []
+    for factor in (1.0, 0.8, 0.6, 0.4):
+        after = (factor * contrast).astype(np.float32)
+        footprint, level = _spot_footprint(runs(weight, contrast), runs(none, after))
+        (before, _), (read, _) = (
+            _spot_read(footprint, level, _half(c), None) for c in (contrast, after)
+        )
+        assert before.sum() == pytest.approx(weight.sum(), rel=0.05)
+        areas.append(read.sum() / before.sum())
+    assert areas[0] == pytest.approx(1.0)
+    assert areas == sorted(areas, reverse=True), areas
+    assert areas[-1] < 0.05, areas
