@@ -81,7 +81,21 @@ Method
    change of its index by ``SEVERITY_INDEX_MDC_FLOOR`` (5 %) per canonical pixel of the
    coarser photo: a floor on the line load, which the read measures, rather than on severity,
    which saturates. The other wrinkle metrics are each photo's own (``docs/method.md``).
-7. A series (``track``) measures its baseline and the baseline's perturbations once, for every
+7. ``pigmentation.spot_area_pct`` and ``spot_contrast`` are read on the same pixels in both
+   photos (``_spot_pixels``): the spots of either photo, and the spots that changed
+   (``_changed_spots``: the spot detector run on the difference of the two photos' melanin
+   contrast, where the skin's unchanged mottling cancels, so a spot too faint against it for
+   either photo's own detection is found as it fades). Each patch of them counts as spot
+   where a measurement's contrast reaches half the larger of the two photos' peaks there
+   (the full width at half maximum), so a fading spot's area shrinks as less of it reaches
+   that level, and a spot one photo's thresholds pass and the other's do not is read the
+   same in both; contrast is the mean over the pixels of either photo's spots. Each photo's
+   own detection brought a spot's whole area in or out: a region's spot area moved by 37 %
+   (median) between re-takes of the same face, against 5 % read this way. The floors
+   (``SPOT_AREA_MDC_FLOOR``, ``SPOT_CONTRAST_MDC_FLOOR``) cover what a re-take's
+   re-compression does to colour and the perturbations do not sample. Spot count is each
+   photo's own.
+8. A series (``track``) measures its baseline and the baseline's perturbations once, for every
    follow-up that sees the same skin (they depend on the follow-up only through that skin and
    the resolution blur, their key); a caller that compares follow-ups one at a time (the
    service, on each upload) passes a ``memo`` to the same end.
@@ -115,7 +129,7 @@ from analysis.metrics import (
     severity_index_of,
     spot_measures,
 )
-from analysis.pigment import PigmentMaps
+from analysis.pigment import SPOT_LOW, SPOT_MIN_MM, SPOT_NOISE_LOW, PigmentMaps, detect_spots
 from analysis.pipeline import (
     SCHEMA_VERSION,
     ImageInput,
@@ -154,14 +168,18 @@ ROUGHNESS_MDC_FLOOR = 0.05
 # re-take's re-compression and re-sampling move the melanin contrast that spots are read
 # from more than the noise floor's re-measurements do (its JPEG blocks fall elsewhere on the
 # skin, and melanin is read from colour, which JPEG keeps at half resolution). On the dev
-# faces' re-takes (``benchmarks.retest``, 2 x 13 pairs) a region's spot area moved by 4 %
-# (median) and by 18 % or more in one region in ten, and 11 % of the regions' spot areas and
-# 9.5 % of their contrasts were flagged with the 2 % floor. Each floor is the smallest
-# multiple of 5 % that flags them no more often than the other metrics are (3 %): 2.6 % and
-# 2.8 %
-SPOT_AREA_MDC_FLOOR = 0.25
+# faces' re-takes (``benchmarks.retest``, 13 faces x 2 pairs) a region's spot area moved by
+# 5 % (median) and by 20 % or more in one region in ten, and with the 2 % floor 13 % of the
+# regions' spot areas and 9.5 % of their contrasts were flagged. Each floor is the smallest
+# multiple of 5 % that flags them no more often than the other metrics are (3 %): 2.8 % and
+# 2.8 %. Spot area's is also never under the share of the region one spot of ``SPOT_MIN_MM``
+# covers (``_floor``)
+SPOT_AREA_MDC_FLOOR = 0.30
 SPOT_CONTRAST_MDC_FLOOR = 0.20
 SPOT_RAMP = 0.75  # a spot pixel counts fully from its level, in part down to this share of it
+SPOT_NOISE_MM = 4.0  # the difference of two photos' melanin contrast: its local spread
+# ... and its typical size, at least (an 8-bit step moves melanin contrast by about 0.005)
+SPOT_CHANGE_NOISE = 0.005
 RELATIVE_FLOORS = {
     "texture.roughness": ROUGHNESS_MDC_FLOOR,
     "pigmentation.spot_area_pct": SPOT_AREA_MDC_FLOOR,
@@ -767,40 +785,88 @@ def _line_depth(weight: F32, read: F16, p: Perturbation | None) -> F32:
     return depth
 
 
-def _spot_footprint(before: _PhotoRuns, after: _PhotoRuns) -> tuple[F32, F32]:
+@dataclass(frozen=True, eq=False)
+class _SpotPixels:
+    """The pixels a pair's spots are read on (``_spot_pixels``), in ``np.nonzero`` order of
+    ``where``: how fully each belongs to a spot (``weight``, for area), to a spot of either
+    photo's own (``own``, for contrast), and the contrast it must reach to count (``level``)."""
+
+    where: Bool
+    weight: F64
+    own: F64
+    level: F64
+
+
+def _spot_pixels(
+    before: _PhotoRuns, after: _PhotoRuns, skin: Bool, mm_per_px: float
+) -> _SpotPixels:
     """The spot pixels a pair is read on, and the contrast each must reach to count as spot.
 
     The pixels: the spots of either photo (unperturbed), each as fully as it belongs to a spot
-    in the photo where it does more (``PigmentMaps.spot_weight``). The level: half the larger
-    of the two photos' peak contrast in each connected patch of them, the full width at half
-    maximum that ``detect_spots`` outlines a spot with. A spot that fades keeps its pixels and
-    its level, and its area shrinks as less of it reaches that level, where each photo's own
-    detection could drop it whole; a spot one photo's thresholds pass and the other's do not
-    is read in both."""
-    weight = np.maximum(before.spot_weight, after.spot_weight).astype(np.float32)
+    in the photo where it does more (``PigmentMaps.spot_weight``), and the spots that changed
+    between them (``_changed_spots``). The level: half the larger of the two photos' peak
+    contrast in each connected patch of them, the full width at half maximum that
+    ``detect_spots`` outlines a spot with. A spot that fades keeps its pixels and its level,
+    and its area shrinks as less of it reaches that level, where each photo's own detection
+    could drop it whole; a spot one photo's thresholds pass and the other's do not is read in
+    both."""
+    contrasts = _single(before.contrasts[0]), _single(after.contrasts[0])
+    own = np.maximum(before.spot_weight, after.spot_weight)
+    weight = np.maximum(own, _changed_spots(*contrasts, skin, mm_per_px))
     labels, n = ndi.label(weight > 0)
-    level = np.zeros(weight.shape, np.float32)
-    if n == 0:
-        return weight, level
-    on = labels > 0
-    contrast = np.maximum(_single(before.contrasts[0][on]), _single(after.contrasts[0][on]))
-    peak = np.full(n + 1, -np.inf, np.float32)
-    np.maximum.at(peak, labels[on], contrast)
-    level[on] = 0.5 * peak[labels[on]]
-    return weight, level
+    on = np.nonzero(labels)
+    peak = np.zeros(n + 1, np.float32)
+    np.maximum.at(peak, labels[on], np.maximum(contrasts[0][on], contrasts[1][on]))
+    return _SpotPixels(
+        labels > 0,
+        weight[on].astype(np.float64),
+        own[on].astype(np.float64),
+        0.5 * peak[labels[on]].astype(np.float64),
+    )
 
 
-def _spot_read(weight: F32, level: F32, contrast: F16, p: Perturbation | None) -> tuple[F64, F64]:
-    """On the spot pixels ``weight`` (``_spot_footprint``, in ``np.nonzero`` order): how much
-    each counts towards spot area in one measurement (its weight where its melanin contrast,
-    at the place that measurement's re-framing ``p`` moved it to, reaches ``level``), and
-    that contrast."""
-    on = np.nonzero(weight > 0)
-    ys, xs = _seen_at(p, weight.shape, *on)
+def _changed_spots(before: F32, after: F32, skin: Bool, mm_per_px: float) -> F32:
+    """Spots that faded or darkened between two photos (``PigmentMaps.spot_weight``): the
+    spot detector run on the difference of their melanin contrast, where the skin's unchanged
+    mottling cancels, so that a spot that faded is found although it did not stand out enough
+    from that mottling for either photo's own detection.
+
+    The difference is divided by its local spread (over ``SPOT_NOISE_MM``; squares clipped at
+    9 times their median, so that a spot does not raise its own) where that exceeds its
+    spread over the face: along folds and in shadow, where the light of the two photos
+    differs, it is noisier. A spot found there must also stand out from the skin of the photo
+    where it is darker, by the spot detector's lower threshold (``SPOT_NOISE_LOW`` robust SDs):
+    a blob of noise in the difference need not."""
+    change = before - after
+    sq = np.where(skin, change**2, 0.0).astype(np.float32)
+    out = np.zeros(skin.shape, np.float32)
+    typical = max(float(np.median(sq[skin])), SPOT_CHANGE_NOISE**2) if skin.any() else 0.0
+    clipped = np.minimum(sq, 9.0 * typical)
+    spread = float(np.sqrt(np.mean(clipped[skin]))) if skin.any() else 0.0
+    if spread == 0.0:  # nothing changed
+        return out
+    local = np.sqrt(masked_gaussian(clipped, skin, SPOT_NOISE_MM / mm_per_px))
+    change = change * spread / np.maximum(local, spread)
+    for sign, darker in ((1.0, before), (-1.0, after)):
+        values = darker[skin]
+        mad = 1.4826 * float(np.median(np.abs(values - np.median(values))))
+        stands = skin & (darker > max(SPOT_LOW, SPOT_NOISE_LOW * mad))
+        _, weight = detect_spots(
+            np.where(stands, sign * change, 0.0).astype(np.float32), skin, mm_per_px
+        )
+        out = np.maximum(out, weight)
+    return out
+
+
+def _spot_read(spots: _SpotPixels, contrast: F16, p: Perturbation | None) -> tuple[F64, F64]:
+    """On the pixels of ``spots`` (``_spot_pixels``): how much each counts towards spot area in
+    one measurement, and its melanin contrast there, read at the place that measurement's
+    re-framing ``p`` moved it to. A pixel counts as fully as it belongs to a spot from its
+    level up, in part down to ``SPOT_RAMP`` of it."""
+    ys, xs = _seen_at(p, spots.where.shape, *np.nonzero(spots.where))
     c = _single(np.ascontiguousarray(contrast[ys, xs])).astype(np.float64)
-    ramp = (c / np.maximum(level[on], 1e-6) - SPOT_RAMP) / (1.0 - SPOT_RAMP)
-    counted = weight[on].astype(np.float64) * np.clip(ramp, 0.0, 1.0)
-    return counted, c
+    ramp = (c / np.maximum(spots.level, 1e-6) - SPOT_RAMP) / (1.0 - SPOT_RAMP)
+    return spots.weight * np.clip(ramp, 0.0, 1.0), c
 
 
 def _changed_index(own: float, base: float, load: float) -> float:
@@ -820,11 +886,13 @@ def _changed_index(own: float, base: float, load: float) -> float:
     return own * math.exp(-fall / own) if own > 0.0 else 0.0
 
 
-def _floor(metric: str, before: float, after: float, pixel: float) -> float:
+def _floor(metric: str, before: float, after: float, pixel: float, area_cm2: float) -> float:
     """The smallest change of ``metric`` ever called significant: 1 for counts; for severity,
     the change a rise of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per ``pixel`` (the coarser
     photo's pixel, in canonical pixels) makes at the larger of the two values; else its
-    relative floor (``RELATIVE_FLOORS`` or ``MDC_FLOOR``) of the larger of the two values."""
+    relative floor (``RELATIVE_FLOORS`` or ``MDC_FLOOR``) of the larger of the two values, and
+    for spot area at least the share of the region (``area_cm2``) that the smallest spot
+    counted (``SPOT_MIN_MM`` across) covers."""
     if metric in COUNT_METRICS:
         return 1.0
     larger = max(abs(before), abs(after))
@@ -832,7 +900,11 @@ def _floor(metric: str, before: float, after: float, pixel: float) -> float:
         index = severity_index_of(larger)
         raised = float(severity(index * (1.0 + SEVERITY_INDEX_MDC_FLOOR * pixel)))
         return max(raised - larger, 0.0)
-    return RELATIVE_FLOORS.get(metric, MDC_FLOOR) * larger
+    floor = RELATIVE_FLOORS.get(metric, MDC_FLOOR) * larger
+    if metric == "pigmentation.spot_area_pct" and area_cm2 > 0:
+        smallest_mm2 = math.pi * (SPOT_MIN_MM / 2.0) ** 2
+        floor = max(floor, smallest_mm2 / area_cm2)  # mm2 / (cm2 x 100 mm2/cm2) x 100 %
+    return floor
 
 
 def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:
@@ -1022,15 +1094,16 @@ def _compare(
             for region in values.keys() & own.keys():
                 index = _changed_index(own[region], loads[0][0][region], load[region])
                 values[region]["wrinkles.severity"] = float(severity(index))
-    # pigmentation spots: read on the same pixels in both photos, the spots of either
-    footprint, level = _spot_footprint(known, later)
+    # pigmentation spots: read on the same pixels in both photos, the spots of either and the
+    # spots that changed
+    spots = _spot_pixels(known, later, regions.skin, grid.mm_per_px)
     spot_reads = [
-        _spot_read(footprint, level, c, p)
+        _spot_read(spots, c, p)
         for photo in (known, later)
         for c, p in zip(photo.contrasts, each, strict=True)
     ]
-    spots = spot_measures(regions, footprint, spot_reads)
-    for values, read in zip([*runs_before, *runs_after], spots, strict=True):
+    measures = spot_measures(regions, spots.where, spots.own, spot_reads)
+    for values, read in zip([*runs_before, *runs_after], measures, strict=True):
         for region in values.keys() & read.keys():
             area, excess = read[region]
             values[region]["pigmentation.spot_area_pct"] = area
@@ -1053,7 +1126,10 @@ def _compare(
         changes[region] = {}
         for m in METRICS:
             v0, v1 = runs_before[0][region][m], runs_after[0][region][m]
-            mdc = max(t * np.sqrt(2.0 * pooled[region][m]), _floor(m, v0, v1, pixel))
+            mdc = max(
+                t * np.sqrt(2.0 * pooled[region][m]),
+                _floor(m, v0, v1, pixel, runs_before[0][region]["region.area_cm2"]),
+            )
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
     after_read = _single(reads_after[0]) + shift

@@ -264,24 +264,26 @@ def severity_index(
 
 
 def spot_measures(
-    regions: RegionMasks, weight: F32, reads: Sequence[tuple[np.ndarray, np.ndarray]]
+    regions: RegionMasks,
+    where: Bool,
+    belongs: F64,
+    reads: Sequence[tuple[F64, F64]],
 ) -> list[dict[str, tuple[float, float]]]:
     """``pigmentation.spot_area_pct`` and ``spot_contrast`` per region present, on spot pixels
-    fixed in advance and read in several measurements (a comparison reads both photos on the
-    same spot pixels, see ``analysis.compare``). ``weight``: how fully each pixel belongs to a
-    spot (0-1, as ``PigmentMaps.spot_weight``). Each read gives, at the pixels ``weight > 0``
-    in ``np.nonzero`` order, how much each counts towards spot area (0-1) and its contrast:
-    area is the counted share of the region, contrast the mean over every spot pixel weighted
-    by ``weight`` (melanin-index units, as ``region_metrics``)."""
+    ``where`` fixed in advance and read in several measurements (a comparison reads both
+    photos on the same spot pixels, see ``analysis.compare``). Per pixel of ``where`` in
+    ``np.nonzero`` order: how fully it belongs to a spot whose contrast is reported
+    (``belongs``, 0-1, as ``PigmentMaps.spot_weight``), and in each read how much it counts
+    towards spot area (0-1) and its contrast. Area is the counted share of the region;
+    contrast the mean weighted by ``belongs`` (melanin-index units, as ``region_metrics``)."""
     t = _tally(regions)
     npx = t.total()
-    pixels = t.at(weight > 0)
-    w = weight[pixels.on].astype(np.float64)
-    total = t._per_region(np.bincount(pixels.bins, w, t.n + 2))
+    pixels = t.at(where)
+    total = t._per_region(np.bincount(pixels.bins, belongs, t.n + 2))
     out = []
     for counted, contrast in reads:
-        area = t._per_region(np.bincount(pixels.bins, counted.astype(np.float64), t.n + 2))
-        excess = t._per_region(np.bincount(pixels.bins, w * contrast, t.n + 2))
+        area = t._per_region(np.bincount(pixels.bins, counted, t.n + 2))
+        excess = t._per_region(np.bincount(pixels.bins, belongs * contrast, t.n + 2))
         pct, mean = 100.0 * _safe_div(area, npx), 100.0 * _safe_div(excess, total)
         out.append(
             {name: (float(pct[i]), float(mean[i])) for i, name in enumerate(REGIONS) if npx[i] > 0}

@@ -143,14 +143,14 @@ def test_severity_s_floor_is_a_share_of_its_line_load_not_of_its_value():
         assert float(severity(severity_index_of(value))) == pytest.approx(value)
     for value in (15.0, 30.0, 71.0):
         for pixel in (1.0, 2.5):
-            floor = _floor("wrinkles.severity", value, value - 1.0, pixel)
+            floor = _floor("wrinkles.severity", value, value - 1.0, pixel, 30.0)
             index_rise = severity_index_of(value + floor) / severity_index_of(value) - 1.0
             assert index_rise == pytest.approx(SEVERITY_INDEX_MDC_FLOOR * pixel, rel=1e-6)
     # as a share of severity, the floor is smaller where the curve is flat
-    share = {v: _floor("wrinkles.severity", v, v, 1.0) / v for v in (15.0, 71.0)}
+    share = {v: _floor("wrinkles.severity", v, v, 1.0, 30.0) / v for v in (15.0, 71.0)}
     assert share[71.0] < 0.6 * share[15.0]
-    assert _floor("wrinkles.severity", 0.0, 0.0, 1.0) == 0.0
-    assert _floor("wrinkles.count", 3.0, 4.0, 1.0) == 1.0
+    assert _floor("wrinkles.severity", 0.0, 0.0, 1.0, 30.0) == 0.0
+    assert _floor("wrinkles.count", 3.0, 4.0, 1.0, 30.0) == 1.0
 
 
 @pytest.mark.parametrize(

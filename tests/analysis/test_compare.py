@@ -17,11 +17,12 @@ from analysis.compare import (
     SEVERITY_INDEX_MDC_FLOOR,
     MetricChange,
     _ceiling,
+    _changed_spots,
     _half,
     _PhotoRuns,
     _reframing,
     _seen_at,
-    _spot_footprint,
+    _spot_pixels,
     _spot_read,
     _with_gains,
 )
@@ -526,29 +527,57 @@ def test_spot_area_falls_with_the_fade(finder):
     assert deltas[0] > deltas[1] > deltas[2], deltas
 
 
+def _runs(spot_weight: np.ndarray, contrast: np.ndarray) -> _PhotoRuns:
+    """A photo's measurements as far as its spots are concerned."""
+    return _PhotoRuns(None, {}, (), (), spot_weight, (_half(contrast),))  # type: ignore[arg-type]
+
+
+def _lentigo(peak: float = 0.3, sigma: float = 6.0, at: float = 40.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:80, 0:80]
+    blob = peak * np.exp(-((yy - at) ** 2 + (xx - at) ** 2) / (2 * sigma**2))
+    return blob.astype(np.float32)
+
+
 def test_a_spot_one_photo_s_thresholds_drop_is_read_in_both():
     """A spot only the before photo's detection kept (``spot_weight``) is read on the same
     pixels in the after photo: with the same contrast there it reads the same area, and less
     the more its contrast falls."""
-    yy, xx = np.mgrid[0:60, 0:60]
-    contrast = (0.3 * np.exp(-((yy - 30.0) ** 2 + (xx - 30.0) ** 2) / (2 * 6.0**2))).astype(
-        np.float32
-    )
+    contrast = _lentigo()
     weight = (contrast >= 0.15).astype(np.float32)  # its full width at half maximum
-    none = np.zeros_like(weight)
-
-    def runs(spot_weight: np.ndarray, c: np.ndarray) -> _PhotoRuns:
-        return _PhotoRuns(None, {}, (), (), spot_weight, (_half(c),))  # type: ignore[arg-type]
-
+    skin = np.ones(contrast.shape, bool)
     areas = []
     for factor in (1.0, 0.8, 0.6, 0.4):
         after = (factor * contrast).astype(np.float32)
-        footprint, level = _spot_footprint(runs(weight, contrast), runs(none, after))
-        (before, _), (read, _) = (
-            _spot_read(footprint, level, _half(c), None) for c in (contrast, after)
-        )
-        assert before.sum() == pytest.approx(weight.sum(), rel=0.05)
+        spots = _spot_pixels(_runs(weight, contrast), _runs(0 * weight, after), skin, 0.2)
+        (before, _), (read, _) = (_spot_read(spots, _half(c), None) for c in (contrast, after))
+        # at least its own outline: the pixels of the difference's spot join it as it fades
+        assert before.sum() >= 0.95 * weight.sum()
         areas.append(read.sum() / before.sum())
     assert areas[0] == pytest.approx(1.0)
     assert areas == sorted(areas, reverse=True), areas
     assert areas[-1] < 0.05, areas
+
+
+def test_a_faint_spot_that_faded_is_found_in_the_difference_of_the_two_photos():
+    """A spot too faint against the skin's mottling for either photo's detection, which fades
+    away in the follow-up, is found in the difference of the two photos' contrast (where the
+    mottling cancels) and read as lost area; the same mottling with nothing changed finds
+    nothing; nor does a blob of the same size standing out from neither photo's skin."""
+    rng = np.random.default_rng(0)
+    mottling = cv2.GaussianBlur(rng.normal(0.0, 1.0, (80, 80)).astype(np.float32), (0, 0), 2.0)
+    mottling *= np.float32(0.06 / mottling.std())
+    faint = _lentigo(peak=0.25)  # 0.25: under 5 robust SDs of 0.06, a photo's spot core
+    skin = np.ones(faint.shape, bool)
+    none = np.zeros(faint.shape, np.float32)
+    found = _changed_spots(mottling + faint, mottling, skin, 0.2)
+    assert found[40, 40] > 0
+    assert found.sum() > 50
+    assert not _changed_spots(mottling, mottling.copy(), skin, 0.2).any()
+    # the same difference where the before photo's skin holds no spot: the follow-up's skin
+    # grew lighter there, which is no spot that faded
+    assert not _changed_spots(mottling, mottling - faint, skin, 0.2).any()
+    spots = _spot_pixels(_runs(none, mottling + faint), _runs(none, mottling), skin, 0.2)
+    (before, _), (after, _) = (
+        _spot_read(spots, _half(c), None) for c in (mottling + faint, mottling)
+    )
+    assert after.sum() < 0.3 * before.sum()
