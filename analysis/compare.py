@@ -82,14 +82,11 @@ Method
    coarser photo: a floor on the line load, which the read measures, rather than on severity,
    which saturates. The other wrinkle metrics are each photo's own (``docs/method.md``).
 7. ``pigmentation.spot_area_pct`` and ``spot_contrast`` are read on the same pixels in both
-   photos (``_spot_pixels``): the spots of either photo, and the spots that changed
-   (``_changed_spots``: the spot detector run on the difference of the two photos' melanin
-   contrast, where the skin's unchanged mottling cancels, so a spot too faint against it for
-   either photo's own detection is found as it fades). Each patch of them counts as spot
+   photos (``_spot_pixels``): the spots of either photo. Each patch of them counts as spot
    where a measurement's contrast reaches half the larger of the two photos' peaks there
    (the full width at half maximum), so a fading spot's area shrinks as less of it reaches
    that level, and a spot one photo's thresholds pass and the other's do not is read the
-   same in both; contrast is the mean over the pixels of either photo's spots. Each photo's
+   same in both; contrast is the mean over those pixels. Each photo's
    own detection brought a spot's whole area in or out: a region's spot area moved by 37 %
    (median) between re-takes of the same face, against 5 % read this way. The floors
    (``SPOT_AREA_MDC_FLOOR``, ``SPOT_CONTRAST_MDC_FLOOR``) cover what a re-take's
@@ -129,7 +126,7 @@ from analysis.metrics import (
     severity_index_of,
     spot_measures,
 )
-from analysis.pigment import SPOT_LOW, SPOT_MIN_MM, SPOT_NOISE_LOW, PigmentMaps, detect_spots
+from analysis.pigment import SPOT_MIN_MM, PigmentMaps
 from analysis.pipeline import (
     SCHEMA_VERSION,
     ImageInput,
@@ -169,17 +166,14 @@ ROUGHNESS_MDC_FLOOR = 0.05
 # from more than the noise floor's re-measurements do (its JPEG blocks fall elsewhere on the
 # skin, and melanin is read from colour, which JPEG keeps at half resolution). On the dev
 # faces' re-takes (``benchmarks.retest``, 13 faces x 2 pairs) a region's spot area moved by
-# 5 % (median) and by 20 % or more in one region in ten, and with the 2 % floor 13 % of the
-# regions' spot areas and 9.5 % of their contrasts were flagged. Each floor is the smallest
-# multiple of 5 % that flags them no more often than the other metrics are (3 %): 2.8 % and
-# 2.8 %. Spot area's is also never under the share of the region one spot of ``SPOT_MIN_MM``
-# covers (``_floor``)
-SPOT_AREA_MDC_FLOOR = 0.30
+# 4 % (median) and by 18 % or more in one region in ten, and with the 2 % floor 11 % of the
+# regions' spot areas and 9.5 % of their contrasts were flagged. Spot area's floor is also
+# never under the share of the region that one spot of ``SPOT_MIN_MM`` covers (``_floor``).
+# Each relative floor is the smallest multiple of 5 % that flags them no more often than the
+# other metrics are flagged (3 %): 2.1 % and 2.8 %
+SPOT_AREA_MDC_FLOOR = 0.25
 SPOT_CONTRAST_MDC_FLOOR = 0.20
 SPOT_RAMP = 0.75  # a spot pixel counts fully from its level, in part down to this share of it
-SPOT_NOISE_MM = 4.0  # the difference of two photos' melanin contrast: its local spread
-# ... and its typical size, at least (an 8-bit step moves melanin contrast by about 0.005)
-SPOT_CHANGE_NOISE = 0.005
 RELATIVE_FLOORS = {
     "texture.roughness": ROUGHNESS_MDC_FLOOR,
     "pigmentation.spot_area_pct": SPOT_AREA_MDC_FLOOR,
@@ -788,74 +782,33 @@ def _line_depth(weight: F32, read: F16, p: Perturbation | None) -> F32:
 @dataclass(frozen=True, eq=False)
 class _SpotPixels:
     """The pixels a pair's spots are read on (``_spot_pixels``), in ``np.nonzero`` order of
-    ``where``: how fully each belongs to a spot (``weight``, for area), to a spot of either
-    photo's own (``own``, for contrast), and the contrast it must reach to count (``level``)."""
+    ``where``: how fully each belongs to a spot (``weight``) and the contrast it must reach to
+    count (``level``)."""
 
     where: Bool
     weight: F64
-    own: F64
     level: F64
 
 
-def _spot_pixels(
-    before: _PhotoRuns, after: _PhotoRuns, skin: Bool, mm_per_px: float
-) -> _SpotPixels:
+def _spot_pixels(before: _PhotoRuns, after: _PhotoRuns) -> _SpotPixels:
     """The spot pixels a pair is read on, and the contrast each must reach to count as spot.
 
     The pixels: the spots of either photo (unperturbed), each as fully as it belongs to a spot
-    in the photo where it does more (``PigmentMaps.spot_weight``), and the spots that changed
-    between them (``_changed_spots``). The level: half the larger of the two photos' peak
-    contrast in each connected patch of them, the full width at half maximum that
-    ``detect_spots`` outlines a spot with. A spot that fades keeps its pixels and its level,
-    and its area shrinks as less of it reaches that level, where each photo's own detection
-    could drop it whole; a spot one photo's thresholds pass and the other's do not is read in
-    both."""
+    in the photo where it does more (``PigmentMaps.spot_weight``). The level: half the larger
+    of the two photos' peak contrast in each connected patch of them, the full width at half
+    maximum that ``detect_spots`` outlines a spot with. A spot that fades keeps its pixels
+    and its level, and its area shrinks as less of it reaches that level, where each photo's
+    own detection could drop it whole; a spot one photo's thresholds pass and the other's do
+    not is read in both."""
     contrasts = _single(before.contrasts[0]), _single(after.contrasts[0])
-    own = np.maximum(before.spot_weight, after.spot_weight)
-    weight = np.maximum(own, _changed_spots(*contrasts, skin, mm_per_px))
+    weight = np.maximum(before.spot_weight, after.spot_weight)
     labels, n = ndi.label(weight > 0)
     on = np.nonzero(labels)
     peak = np.zeros(n + 1, np.float32)
     np.maximum.at(peak, labels[on], np.maximum(contrasts[0][on], contrasts[1][on]))
     return _SpotPixels(
-        labels > 0,
-        weight[on].astype(np.float64),
-        own[on].astype(np.float64),
-        0.5 * peak[labels[on]].astype(np.float64),
+        labels > 0, weight[on].astype(np.float64), 0.5 * peak[labels[on]].astype(np.float64)
     )
-
-
-def _changed_spots(before: F32, after: F32, skin: Bool, mm_per_px: float) -> F32:
-    """Spots that faded or darkened between two photos (``PigmentMaps.spot_weight``): the
-    spot detector run on the difference of their melanin contrast, where the skin's unchanged
-    mottling cancels, so that a spot that faded is found although it did not stand out enough
-    from that mottling for either photo's own detection.
-
-    The difference is divided by its local spread (over ``SPOT_NOISE_MM``; squares clipped at
-    9 times their median, so that a spot does not raise its own) where that exceeds its
-    spread over the face: along folds and in shadow, where the light of the two photos
-    differs, it is noisier. A spot found there must also stand out from the skin of the photo
-    where it is darker, by the spot detector's lower threshold (``SPOT_NOISE_LOW`` robust SDs):
-    a blob of noise in the difference need not."""
-    change = before - after
-    sq = np.where(skin, change**2, 0.0).astype(np.float32)
-    out = np.zeros(skin.shape, np.float32)
-    typical = max(float(np.median(sq[skin])), SPOT_CHANGE_NOISE**2) if skin.any() else 0.0
-    clipped = np.minimum(sq, 9.0 * typical)
-    spread = float(np.sqrt(np.mean(clipped[skin]))) if skin.any() else 0.0
-    if spread == 0.0:  # nothing changed
-        return out
-    local = np.sqrt(masked_gaussian(clipped, skin, SPOT_NOISE_MM / mm_per_px))
-    change = change * spread / np.maximum(local, spread)
-    for sign, darker in ((1.0, before), (-1.0, after)):
-        values = darker[skin]
-        mad = 1.4826 * float(np.median(np.abs(values - np.median(values))))
-        stands = skin & (darker > max(SPOT_LOW, SPOT_NOISE_LOW * mad))
-        _, weight = detect_spots(
-            np.where(stands, sign * change, 0.0).astype(np.float32), skin, mm_per_px
-        )
-        out = np.maximum(out, weight)
-    return out
 
 
 def _spot_read(spots: _SpotPixels, contrast: F16, p: Perturbation | None) -> tuple[F64, F64]:
@@ -1094,15 +1047,14 @@ def _compare(
             for region in values.keys() & own.keys():
                 index = _changed_index(own[region], loads[0][0][region], load[region])
                 values[region]["wrinkles.severity"] = float(severity(index))
-    # pigmentation spots: read on the same pixels in both photos, the spots of either and the
-    # spots that changed
-    spots = _spot_pixels(known, later, regions.skin, grid.mm_per_px)
+    # pigmentation spots: read on the same pixels in both photos, the spots of either
+    spots = _spot_pixels(known, later)
     spot_reads = [
         _spot_read(spots, c, p)
         for photo in (known, later)
         for c, p in zip(photo.contrasts, each, strict=True)
     ]
-    measures = spot_measures(regions, spots.where, spots.own, spot_reads)
+    measures = spot_measures(regions, spots.where, spots.weight, spot_reads)
     for values, read in zip([*runs_before, *runs_after], measures, strict=True):
         for region in values.keys() & read.keys():
             area, excess = read[region]

@@ -272,10 +272,10 @@ def spot_measures(
     """``pigmentation.spot_area_pct`` and ``spot_contrast`` per region present, on spot pixels
     ``where`` fixed in advance and read in several measurements (a comparison reads both
     photos on the same spot pixels, see ``analysis.compare``). Per pixel of ``where`` in
-    ``np.nonzero`` order: how fully it belongs to a spot whose contrast is reported
-    (``belongs``, 0-1, as ``PigmentMaps.spot_weight``), and in each read how much it counts
-    towards spot area (0-1) and its contrast. Area is the counted share of the region;
-    contrast the mean weighted by ``belongs`` (melanin-index units, as ``region_metrics``)."""
+    ``np.nonzero`` order: how fully it belongs to a spot (``belongs``, 0-1, as
+    ``PigmentMaps.spot_weight``), and in each read how much it counts towards spot area (0-1)
+    and its contrast. Area is the counted share of the region; contrast the mean weighted by
+    ``belongs`` (melanin-index units, as ``region_metrics``)."""
     t = _tally(regions)
     npx = t.total()
     pixels = t.at(where)
