@@ -272,6 +272,8 @@ class Comparison:
     before_wrinkles: WrinkleMap  # both measured on the before face's grid and regions
     after_wrinkles: WrinkleMap
     change_map: F32  # (H, W) after - before line depth on either's lines, before's frame
+    spots: Bool  # (H, W) the spots of either photo, on which the spot metrics are read
+    spot_change: F32  # (H, W) after - before melanin contrast there (OD), 0 elsewhere
     treated_side: str | None = None
     split_face: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -1086,6 +1088,9 @@ def _compare(
 
     after_read = _single(reads_after[0]) + shift
     change_map = _change_map(weight, reads_before[0], after_read, skin, grid.mm_per_px, gain)
+    spot_change = np.zeros(grid.shape, np.float32)
+    on = np.nonzero(spots.where)
+    spot_change[on] = _single(later.contrasts[0][on]) - _single(known.contrasts[0][on])
     split = _split_face(changes, treated_side) if treated_side else {}
     return Comparison(
         before=a,
@@ -1100,6 +1105,8 @@ def _compare(
         before_wrinkles=wrinkles_a,
         after_wrinkles=wrinkles_b,
         change_map=change_map,
+        spots=spots.where,
+        spot_change=spot_change,
         treated_side=treated_side,
         split_face=split,
     )

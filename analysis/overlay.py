@@ -149,8 +149,9 @@ def _legend(canvas: U8, analysis: Analysis, font_scale: float) -> None:
 def draw_comparison(comparison: Comparison) -> U8:
     """Before | after (registered) | change, on the before face's canonical grid (RGB uint8).
 
-    The change panel colours where lines deepened (red) or faded (green); each region carries
-    its wrinkle-severity change, with ``*`` when it exceeds the pair's minimum detectable change.
+    The change panel colours where lines deepened (red) or faded (green), and likewise the
+    spots of either photo (outlined) that darkened or faded; each region carries its
+    wrinkle-severity change, with ``*`` when it exceeds the pair's minimum detectable change.
     """
     before = comparison.before.canonical.rgb.copy()
     after = comparison.after_canonical.rgb.copy()
@@ -159,14 +160,18 @@ def draw_comparison(comparison: Comparison) -> U8:
     grey = cv2.cvtColor(cv2.cvtColor(before, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     panel = (0.6 * grey).astype(np.float32)
     scale = 0.12  # change in depth-weighted line presence for full colour
-    deeper = np.clip(change / scale, 0, 1)[..., None]
-    faded = np.clip(-change / scale, 0, 1)[..., None]
+    spot_scale = 0.15  # change of a spot's melanin contrast (OD) for full colour
+    darker = comparison.spot_change / spot_scale
+    deeper = np.clip(np.maximum(change / scale, darker), 0, 1)[..., None]
+    faded = np.clip(np.maximum(-change / scale, -darker), 0, 1)[..., None]
     panel = (
         panel * (1 - deeper - faded)
         + deeper * np.array([255, 40, 40])
         + faded * np.array([40, 230, 90])
     )
     panel = np.clip(panel, 0, 255).astype(np.uint8)
+    spots = _contours(comparison.spots)
+    cv2.drawContours(panel, spots, -1, SPOT_COLOUR, 1, lineType=cv2.LINE_AA)
     for img, found in ((before, comparison.before_wrinkles), (after, comparison.after_wrinkles)):
         lines = found.mask & regions.skin
         img[lines] = (0.35 * img[lines] + 0.65 * np.array(LINE_COLOUR)).astype(np.uint8)
@@ -183,7 +188,7 @@ def draw_comparison(comparison: Comparison) -> U8:
         mark = "*" if change_sev.significant else ""
         centre = (int(xs.mean()), int(ys.mean()))
         _label(panel, f"{signed_whole(change_sev.delta)}{mark}", centre, font_scale)
-    titles = ("before", "after (registered)", "change: red deeper, green faded")
+    titles = ("before", "after (registered)", "change: red deeper/darker, green faded")
     panels = []
     for img, title in zip((before, after, panel), titles, strict=True):
         img = img.copy()

@@ -509,6 +509,13 @@ def test_a_fading_sun_spot_is_an_improvement_and_the_other_cheek_s_spot_is_uncha
         assert not kept.significant, (metric, kept)
     area = c.changes["cheek_right"]["pigmentation.spot_area_pct"]
     assert area.after < 0.5 * area.before, area
+    # the change panel's spot map: the faded spot lighter, the other as it was
+    right, left = (
+        (c.regions.labels == REGIONS.index(f"cheek_{side}") + 1) & c.spots
+        for side in ("right", "left")
+    )
+    assert c.spot_change[right].mean() < -0.15
+    assert abs(c.spot_change[left].mean()) < 0.03
 
 
 def test_spot_area_falls_with_the_fade(finder):
