@@ -1101,7 +1101,10 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         "region rich in real lines moves less for the same fade; *headline-class truth*: the "
         "same from lines >= 0.3 mm wide and 5 % deep only. *Ceiling*: the rho of a "
         "severity change exact on every faded region and off by any small amount on each "
-        "untouched one (their true change is one tied rank).",
+        "untouched one (their true change is one tied rank). *Faded spots*: the regions whose "
+        "true spot area fell: rho of ``compare``'s spot area change over them, the share of "
+        "them it calls a significant decrease, and the share of the regions where no spot "
+        "faded whose spot area it calls significant.",
         "",
     ]
     metrics = ("wrinkles.severity", "wrinkles.length_mm", "pigmentation.spot_area_pct")
@@ -1115,6 +1118,9 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         "faded: severity down, significant",
         "untouched: severity significant",
         "ceiling: severity, all regions",
+        "faded spots only: spot area compare",
+        "faded spots: spot area down, significant",
+        "no spot faded: spot area significant",
     ]
     rows = []
     sev = "wrinkles.severity"
@@ -1148,8 +1154,36 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         cells.append(f"{_pct_plain(len(hit) / len(faded))} of {len(faded)}" if faded else "-")
         cells.append(f"{_pct_plain(len(flag) / len(still))} of {len(still)}" if still else "-")
         cells.append(_fmt(_rho_ceiling([c.true[sev] for c in both])))
+        spot = "pigmentation.spot_area_pct"
+        lighter = [c for c in both if c.true[spot] < 0]
+        kept = [c for c in both if c.true[spot] == 0]
+        truth, meas = [c.true[spot] for c in lighter], [_compared(c)[spot] for c in lighter]
+        ok = len(lighter) > 2 and len(set(truth)) > 1 and len(set(meas)) > 1
+        cells.append(_fmt(float(stats.spearmanr(truth, meas).statistic) if ok else math.nan))
+        down = [c for c in lighter if _called(c)[spot] and _compared(c)[spot] < 0]
+        cells.append(
+            f"{_pct_plain(len(down) / len(lighter))} of {len(lighter)}" if lighter else "-"
+        )
+        moved = [c for c in kept if _called(c)[spot]]
+        cells.append(f"{_pct_plain(len(moved) / len(kept))} of {len(kept)}" if kept else "-")
         rows.append(cells)
     return out + _table(header, rows)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{_pct_plain(part / whole)} of {whole}" if whole else "-"
+
+
+def _compared(c: ChangeRow) -> dict[str, float]:
+    """``c.compared`` of a region ``compare`` measured (the caller's rows are such)."""
+    assert c.compared is not None
+    return c.compared
+
+
+def _called(c: ChangeRow) -> dict[str, bool]:
+    """``c.significant`` of a region ``compare`` measured."""
+    assert c.significant is not None
+    return c.significant
 
 
 def _rho_ceiling(true: Sequence[float]) -> float:
