@@ -890,8 +890,8 @@ def compare(
     service comparing each follow-up upload with the subject's baseline). The before photo's
     measurements (the photo and its perturbations) are stored there and re-used by the next
     comparison that sees the same skin, with the same result. Its keys name the photo, so a
-    wrong memo only costs the measurements; each entry holds a line map and four line reads
-    (about 34 MB).
+    wrong memo only costs the measurements; each entry holds a line map, four line reads,
+    four melanin contrast maps and the spot weights (about 50 MB).
     """
     return _compare(before, after, treated_side, memo, analyze_kw)
 
