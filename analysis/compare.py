@@ -81,17 +81,17 @@ Method
    change of its index by ``SEVERITY_INDEX_MDC_FLOOR`` (5 %) per canonical pixel of the
    coarser photo: a floor on the line load, which the read measures, rather than on severity,
    which saturates. The other wrinkle metrics are each photo's own (``docs/method.md``).
-7. ``pigmentation.spot_area_pct`` and ``spot_contrast`` are read on the same pixels in both
-   photos (``_spot_pixels``): the spots of either photo. Each patch of them counts as spot
-   where a measurement's contrast reaches half the larger of the two photos' peaks there
-   (the full width at half maximum), so a fading spot's area shrinks as less of it reaches
-   that level, and a spot one photo's thresholds pass and the other's do not is read the
-   same in both; contrast is the mean over those pixels. Each photo's
-   own detection brought a spot's whole area in or out: a region's spot area moved by 37 %
-   (median) between re-takes of the same face, against 5 % read this way. The floors
+7. ``pigmentation.spot_count``, ``spot_area_pct`` and ``spot_contrast`` are read on the same
+   pixels in both photos (``_spot_pixels``): the spots of either photo. Each patch of them
+   counts as spot where a measurement's contrast reaches half the larger of the two photos'
+   peaks there (the full width at half maximum), so a fading spot's area shrinks as less of
+   it reaches that level, and a spot one photo's thresholds pass and the other's do not is
+   read the same in both; contrast is the mean over those pixels. Each photo's own detection
+   brought a spot's whole area in or out: a region's spot area moved by 37 % (median)
+   between re-takes of the same face, against 4 % read this way. The floors
    (``SPOT_AREA_MDC_FLOOR``, ``SPOT_CONTRAST_MDC_FLOOR``) cover what a re-take's
-   re-compression does to colour and the perturbations do not sample. Spot count is each
-   photo's own.
+   re-compression does to colour and the perturbations do not sample. Spot count is the
+   number of those patches of which at least half still counts.
 8. A series (``track``) measures its baseline and the baseline's perturbations once, for every
    follow-up that sees the same skin (they depend on the follow-up only through that skin and
    the resolution blur, their key); a caller that compares follow-ups one at a time (the
@@ -784,12 +784,13 @@ def _line_depth(weight: F32, read: F16, p: Perturbation | None) -> F32:
 @dataclass(frozen=True, eq=False)
 class _SpotPixels:
     """The pixels a pair's spots are read on (``_spot_pixels``), in ``np.nonzero`` order of
-    ``where``: how fully each belongs to a spot (``weight``) and the contrast it must reach to
-    count (``level``)."""
+    ``where``: how fully each belongs to a spot (``weight``), the contrast it must reach to
+    count (``level``) and its patch of spot."""
 
     where: Bool
     weight: F64
     level: F64
+    patch: np.ndarray  # the connected patch of spot each belongs to (1 ..)
 
 
 def _spot_pixels(before: _PhotoRuns, after: _PhotoRuns) -> _SpotPixels:
@@ -809,7 +810,10 @@ def _spot_pixels(before: _PhotoRuns, after: _PhotoRuns) -> _SpotPixels:
     peak = np.zeros(n + 1, np.float32)
     np.maximum.at(peak, labels[on], np.maximum(contrasts[0][on], contrasts[1][on]))
     return _SpotPixels(
-        labels > 0, weight[on].astype(np.float64), 0.5 * peak[labels[on]].astype(np.float64)
+        labels > 0,
+        weight[on].astype(np.float64),
+        0.5 * peak[labels[on]].astype(np.float64),
+        labels[on],
     )
 
 
@@ -1056,10 +1060,11 @@ def _compare(
         for photo in (known, later)
         for c, p in zip(photo.contrasts, each, strict=True)
     ]
-    measures = spot_measures(regions, spots.where, spots.weight, spot_reads)
+    measures = spot_measures(regions, spots.where, spots.weight, spots.patch, spot_reads)
     for values, read in zip([*runs_before, *runs_after], measures, strict=True):
         for region in values.keys() & read.keys():
-            area, excess = read[region]
+            count, area, excess = read[region]
+            values[region]["pigmentation.spot_count"] = count
             values[region]["pigmentation.spot_area_pct"] = area
             values[region]["pigmentation.spot_contrast"] = excess
     var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)

@@ -126,7 +126,15 @@ class _Tally:
         """Number of distinct non-zero ``labels`` (at the pixels ``where``) touching each
         region."""
         on = np.nonzero(labels > 0 if where is None else (labels > 0) & where)
-        bins, lab = self.bins[on].astype(np.int64), np.asarray(labels)[on].astype(np.int64)
+        return self._distinct(self.bins[on], np.asarray(labels)[on])
+
+    def distinct_at(self, pixels: _Pixels, labels: np.ndarray) -> F64:
+        """``distinct`` of ``labels`` given at ``pixels`` (0: none)."""
+        some = labels > 0
+        return self._distinct(pixels.bins[some], labels[some])
+
+    def _distinct(self, bins: np.ndarray, labels: np.ndarray) -> F64:
+        bins, lab = bins.astype(np.int64), labels.astype(np.int64)
         skin = bins <= self.n
         bins, lab = bins[skin], lab[skin]
         out = np.zeros(self.n + 1, np.float64)
@@ -267,26 +275,38 @@ def spot_measures(
     regions: RegionMasks,
     where: Bool,
     belongs: F64,
+    patches: np.ndarray,
     reads: Sequence[tuple[F64, F64]],
-) -> list[dict[str, tuple[float, float]]]:
-    """``pigmentation.spot_area_pct`` and ``spot_contrast`` per region present, on spot pixels
-    ``where`` fixed in advance and read in several measurements (a comparison reads both
-    photos on the same spot pixels, see ``analysis.compare``). Per pixel of ``where`` in
-    ``np.nonzero`` order: how fully it belongs to a spot (``belongs``, 0-1, as
-    ``PigmentMaps.spot_weight``), and in each read how much it counts towards spot area (0-1)
-    and its contrast. Area is the counted share of the region; contrast the mean weighted by
-    ``belongs`` (melanin-index units, as ``region_metrics``)."""
+) -> list[dict[str, tuple[float, float, float]]]:
+    """``pigmentation.spot_count``, ``spot_area_pct`` and ``spot_contrast`` per region present,
+    on spot pixels ``where`` fixed in advance and read in several measurements (a comparison
+    reads both photos on the same spot pixels, see ``analysis.compare``). Per pixel of
+    ``where`` in ``np.nonzero`` order: how fully it belongs to a spot (``belongs``, 0-1, as
+    ``PigmentMaps.spot_weight``), the patch of spot it is part of (``patches``, 1 ..), and in
+    each read how much it counts towards spot area (0-1) and its contrast. Area is the counted
+    share of the region; contrast the mean weighted by ``belongs`` (melanin-index units, as
+    ``region_metrics``); count, the patches touching the region of which at least half counts
+    in that read."""
     t = _tally(regions)
     npx = t.total()
     pixels = t.at(where)
     total = t._per_region(np.bincount(pixels.bins, belongs, t.n + 2))
+    n = int(patches.max()) + 1 if patches.size else 1
+    whole = np.bincount(patches, belongs, n)
     out = []
     for counted, contrast in reads:
+        held = np.bincount(patches, counted, n) >= 0.5 * whole
+        held[0] = False
+        count = t.distinct_at(pixels, np.where(held[patches], patches, 0))
         area = t._per_region(np.bincount(pixels.bins, counted, t.n + 2))
         excess = t._per_region(np.bincount(pixels.bins, belongs * contrast, t.n + 2))
         pct, mean = 100.0 * _safe_div(area, npx), 100.0 * _safe_div(excess, total)
         out.append(
-            {name: (float(pct[i]), float(mean[i])) for i, name in enumerate(REGIONS) if npx[i] > 0}
+            {
+                name: (float(count[i]), float(pct[i]), float(mean[i]))
+                for i, name in enumerate(REGIONS)
+                if npx[i] > 0
+            }
         )
     return out
 

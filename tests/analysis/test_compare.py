@@ -509,6 +509,9 @@ def test_a_fading_sun_spot_is_an_improvement_and_the_other_cheek_s_spot_is_uncha
         assert not kept.significant, (metric, kept)
     area = c.changes["cheek_right"]["pigmentation.spot_area_pct"]
     assert area.after < 0.5 * area.before, area
+    # less than half of the faded spot still counts: one spot fewer; none on the other cheek
+    assert c.changes["cheek_right"]["pigmentation.spot_count"].delta == -1
+    assert c.changes["cheek_left"]["pigmentation.spot_count"].delta == 0
     # the change panel's spot map: the faded spot lighter, the other as it was
     right, left = (
         (c.regions.labels == REGIONS.index(f"cheek_{side}") + 1) & c.spots
