@@ -161,17 +161,18 @@ def draw_comparison(comparison: Comparison) -> U8:
     panel = (0.6 * grey).astype(np.float32)
     scale = 0.12  # change in depth-weighted line presence for full colour
     spot_scale = 0.15  # change of a spot's melanin contrast (OD) for full colour
-    darker = comparison.spot_change / spot_scale
-    deeper = np.clip(np.maximum(change / scale, darker), 0, 1)[..., None]
-    faded = np.clip(np.maximum(-change / scale, -darker), 0, 1)[..., None]
+    of_lines, of_spots = change / scale, comparison.spot_change / spot_scale
+    signed = np.where(np.abs(of_spots) > np.abs(of_lines), of_spots, of_lines)  # the larger
+    deeper = np.clip(signed, 0, 1)[..., None]
+    faded = np.clip(-signed, 0, 1)[..., None]
     panel = (
         panel * (1 - deeper - faded)
         + deeper * np.array([255, 40, 40])
         + faded * np.array([40, 230, 90])
     )
     panel = np.clip(panel, 0, 255).astype(np.uint8)
-    spots = _contours(comparison.spots)
-    cv2.drawContours(panel, spots, -1, SPOT_COLOUR, 1, lineType=cv2.LINE_AA)
+    outlines = _contours(comparison.spots)
+    cv2.drawContours(panel, outlines, -1, SPOT_COLOUR, 1, lineType=cv2.LINE_AA)
     for img, found in ((before, comparison.before_wrinkles), (after, comparison.after_wrinkles)):
         lines = found.mask & regions.skin
         img[lines] = (0.35 * img[lines] + 0.65 * np.array(LINE_COLOUR)).astype(np.uint8)
