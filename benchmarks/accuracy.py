@@ -1161,11 +1161,8 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
         ok = len(lighter) > 2 and len(set(truth)) > 1 and len(set(meas)) > 1
         cells.append(_fmt(float(stats.spearmanr(truth, meas).statistic) if ok else math.nan))
         down = [c for c in lighter if _called(c)[spot] and _compared(c)[spot] < 0]
-        cells.append(
-            f"{_pct_plain(len(down) / len(lighter))} of {len(lighter)}" if lighter else "-"
-        )
         moved = [c for c in kept if _called(c)[spot]]
-        cells.append(f"{_pct_plain(len(moved) / len(kept))} of {len(kept)}" if kept else "-")
+        cells += [_share(len(down), len(lighter)), _share(len(moved), len(kept))]
         rows.append(cells)
     return out + _table(header, rows)
 

@@ -468,7 +468,7 @@ def test_region_labels_on_the_change_panel_read_as_a_clinician_writes_them():
     ]
 
 
-def _spotted(finder, fade: float, quality: int = 95) -> tuple[np.ndarray, np.ndarray]:
+def _spotted(finder, fade: float) -> tuple[np.ndarray, np.ndarray]:
     """Tillerson's photo with a 5 mm sun spot (0.35 OD) on each cheek, and a re-take of it
     (brighter, warmer, re-compressed) in which the spot on his right cheek has faded: its
     contrast times ``fade`` and its area too (as ``datasets.faces.fade_scene`` fades spots)."""
@@ -495,7 +495,7 @@ def _spotted(finder, fade: float, quality: int = 95) -> tuple[np.ndarray, np.nda
         right, contrast=right.contrast * fade, diameter_mm=right.diameter_mm * fade**0.5
     )
     before = drawn(base)
-    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=quality)
+    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
     after = apply_nuisance(drawn([faded, base[1]]), later)[0]
     return before, after
 
