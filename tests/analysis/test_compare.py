@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -29,9 +28,17 @@ from analysis.face import Face
 from analysis.io import load_image
 from analysis.metrics import METRICS, severity, severity_index_of
 from analysis.regions import REGIONS
-from datasets.faces import Nuisance, apply_nuisance, face_spots
+from datasets.faces import (
+    FaceScene,
+    Fade,
+    Nuisance,
+    apply_nuisance,
+    face_spots,
+    fade_scene,
+    render_face,
+)
 from datasets.series import LINES, drawn_sites, series_pair
-from datasets.synthetic import SpotSpec, render_lines, render_spots
+from datasets.synthetic import render_lines
 from service.cli import main
 from tests.conftest import face_path
 
@@ -470,12 +477,13 @@ def test_region_labels_on_the_change_panel_read_as_a_clinician_writes_them():
 
 def _spotted(finder, fade: float) -> tuple[np.ndarray, np.ndarray]:
     """Tillerson's photo with a 5 mm sun spot (0.35 OD) on each cheek, and a re-take of it
-    (brighter, warmer, re-compressed) in which the spot on his right cheek has faded: its
-    contrast times ``fade`` and its area too (as ``datasets.faces.fade_scene`` fades spots)."""
+    (brighter, warmer, re-compressed) in which the spot on his right cheek has faded by
+    ``fade`` (``datasets.faces.fade_scene``: its contrast and area times ``fade``)."""
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
     face = analyze(rgb, finder=finder).face
+    points = face.points.astype(np.float64)
     spots = face_spots(
-        face.points,
+        points,
         mm_per_px=face.mm_per_px,
         rng=np.random.default_rng(3),
         sites=("cheek_right", "cheek_left"),
@@ -484,20 +492,11 @@ def _spotted(finder, fade: float) -> tuple[np.ndarray, np.ndarray]:
         contrast=(0.35, 0.35),
     )
     assert [s.site for s in spots] == ["cheek_right", "cheek_left"]
-
-    def drawn(specs: list[SpotSpec]) -> np.ndarray:
-        rng = np.random.default_rng(4)  # the same outlines in both photos
-        return render_spots(rgb, specs, mm_per_px=face.mm_per_px, rng=rng).image
-
-    base = [s.spec for s in spots]
-    right = base[0]
-    faded = replace(
-        right, contrast=right.contrast * fade, diameter_mm=right.diameter_mm * fade**0.5
-    )
-    before = drawn(base)
+    scene = FaceScene(points, face.mm_per_px, (), spots, (), seed=4)
+    faded = fade_scene(scene, Fade(spots={"cheek_right": fade}))
     later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
-    after = apply_nuisance(drawn([faded, base[1]]), later)[0]
-    return before, after
+    after = apply_nuisance(render_face(rgb, faded).image, later)[0]
+    return render_face(rgb, scene).image, after
 
 
 def test_a_fading_sun_spot_is_an_improvement_and_the_other_cheek_s_spot_is_unchanged(finder):
