@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,9 @@ import pytest
 
 from analysis import AnalysisError, analyze, compare, track
 from analysis.compare import (
+    ITA_MDC_FLOOR_DEG,
     PERTURBATIONS,
+    PIXEL_FLOORS,
     ROUGHNESS_MDC_FLOOR,
     SEVERITY_INDEX_MDC_FLOOR,
     MetricChange,
@@ -20,13 +23,14 @@ from analysis.compare import (
     _PhotoRuns,
     _reframing,
     _seen_at,
+    _split_face,
     _spot_pixels,
     _spot_read,
     _with_gains,
 )
 from analysis.face import Face
 from analysis.io import load_image
-from analysis.metrics import METRICS, severity, severity_index_of
+from analysis.metrics import BETTER, METRICS, severity, severity_index_of
 from analysis.regions import REGIONS
 from datasets.faces import (
     FaceScene,
@@ -92,6 +96,28 @@ def test_split_face_block(biden):
     control = biden.changes["crows_feet_right"]["wrinkles.severity"]
     assert pair["difference"] == pytest.approx(treated.delta - control.delta, abs=1e-3)
     assert pair["significant"] == (abs(pair["difference"]) > pair["mdc"])
+
+
+def test_a_split_face_difference_leaves_out_the_white_balance_s_floor(biden):
+    """The white balance read on the sclera moves the tone of every region together
+    (``ITA_MDC_FLOOR_DEG``); a treated side less its control cancels that, so the difference's
+    noise floor is made of the two sides' own."""
+    treated = MetricChange(40.0, 44.0, ITA_MDC_FLOOR_DEG, 0, own_mdc=1.5)
+    control = MetricChange(41.0, 41.5, ITA_MDC_FLOOR_DEG, 0, own_mdc=2.0)
+    assert not treated.significant  # 4 degrees: within what the white balance may move
+    still = {m: MetricChange(1.0, 1.0, 0.1, BETTER[m]) for m in METRICS}
+    changes = {
+        "cheek_left": {**still, "pigmentation.ita_deg": treated},
+        "cheek_right": {**still, "pigmentation.ita_deg": control},
+    }
+    pair = _split_face(changes, "left")["cheek"]["pigmentation.ita_deg"]
+    assert pair["mdc"] == pytest.approx(2.5)  # hypot(1.5, 2.0)
+    assert pair["significant"]  # 3.5 degrees more on the treated side
+    # on a real pair: each region's ITA floor is the white balance's, its own noise kept apart
+    for changes_of in biden.changes.values():
+        ita = changes_of["pigmentation.ita_deg"]
+        assert ita.mdc >= ITA_MDC_FLOOR_DEG
+        assert ita.own_mdc is None or ita.own_mdc < ita.mdc
 
 
 def test_obama_pair_compares(finder):
@@ -228,6 +254,31 @@ def test_a_coarse_photo_s_retake_is_not_called_a_change_in_severity(finder):
         floor = severity(severity_index_of(larger) * (1.0 + SEVERITY_INDEX_MDC_FLOOR * pixel))
         assert x.mdc >= (float(floor) - larger) * 0.999, x
     assert sum(x.significant for x in changes) <= 1, changes
+    # so do the floors of the mean line width, the melanin spread and the red area
+    for metric, share in PIXEL_FLOORS.items():
+        for x in (changes_of[metric] for changes_of in c.changes.values()):
+            assert x.mdc >= share * pixel * max(x.before, x.after) * 0.999, (metric, x)
+
+
+@pytest.mark.parametrize(("wider", "called"), [(1.0, False), (1.6, True)])
+def test_wider_forehead_lines_are_a_significant_rise_of_mean_width(finder, wider, called):
+    """Tillerson's four synthetic forehead lines (0.40-0.51 mm wide, 14-16 % deep) drawn again
+    1.6 times as wide, at the same depth, in a re-take (brighter, warmer, re-compressed): the
+    forehead's mean line width rises by more than its noise floor (``PIXEL_FLOORS``: 5 % on
+    this 6.6 px/mm photo), though the forehead's real lines, as they were, share the mean; the
+    same lines re-taken as they were do not."""
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    face = analyze(rgb, finder=finder).face
+    lines = LINES["forehead"](face, np.random.default_rng(0))
+    widened = [replace(x, width_mm=x.width_mm * wider) for x in lines]
+    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
+    before = render_lines(rgb, lines, mm_per_px=face.mm_per_px).image
+    after = apply_nuisance(render_lines(rgb, widened, mm_per_px=face.mm_per_px).image, later)[0]
+    width = compare(before, after, finder=finder).changes["forehead"]["wrinkles.mean_width_mm"]
+    assert width.mdc >= PIXEL_FLOORS["wrinkles.mean_width_mm"] * width.after * 0.999
+    assert width.significant is called, width
+    if called:
+        assert width.direction == "increased", width
 
 
 def test_a_brighter_follow_up_whose_red_clips_is_not_called_a_change(finder):
