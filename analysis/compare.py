@@ -53,7 +53,7 @@ Method
    roughness, which a re-take's re-sampling moves in every region together by 1-5 %;
    ``PIXEL_FLOORS`` per canonical pixel of the coarser photo for mean line width, melanin
    spread and red area; ``ITA_MDC_FLOOR_DEG`` for the tone, which the white balance read on
-   the sclera moves in every region together, so that a split-face difference leaves it out).
+   the sclera moves in every region together, and a split-face difference does not have).
    ``significant`` is ``|delta| > mdc``.
 6. ``wrinkles.severity`` is read on the same lines in both photos. Its index ``S`` (length x
    depth per area) changes from the before photo's own by the change of the line load both
@@ -200,7 +200,7 @@ PIXEL_FLOORS = {
 # the sclera of a 2-7 px/mm photo is a few hundred canonical pixels, which JPEG's chroma
 # blends with lids and iris), and that moves the tone of the whole face together, by up to
 # 6 degrees of ITA between re-takes. The smallest whole degree that flags the dev re-takes no
-# more often than 3 % (0.5 %). A treated side against its control cancels it (``_split_face``)
+# more often than 3 % (0.5 %). A treated side less its control cancels it (``_split_face``)
 ITA_MDC_FLOOR_DEG = 5.0
 COUNT_METRICS = ("wrinkles.count", "pigmentation.spot_count")
 # (dx px, dy px, scale, exposure, (R, G, B) gains, JPEG quality or 0, turn in degrees):
@@ -222,10 +222,6 @@ class MetricChange:
     after: float
     mdc: float
     better: int
-    # the noise floor without its part that moves every region of the pair together (the
-    # white balance's, ``ITA_MDC_FLOOR_DEG``), which a treated side less its control cancels;
-    # None: the whole ``mdc``
-    own_mdc: float | None = None
 
     @property
     def delta(self) -> float:
@@ -919,7 +915,8 @@ def compare(
     """Compare two photos of the same face (paths, bytes, arrays or ``Analysis`` objects).
 
     ``treated_side`` (``"left"``/``"right"``, the subject's own) adds the split-face block:
-    treated minus control change for each left/right region pair.
+    treated minus control change for each left/right region pair, with its own noise floor
+    (``_split_face``).
 
     ``memo``: a dict the caller keeps between comparisons with the same before photo (a
     service comparing each follow-up upload with the subject's baseline). The before photo's
@@ -1120,19 +1117,18 @@ def _compare(
                 t * np.sqrt(2.0 * pooled[region][m]),
                 _floor(m, v0, v1, pixel, runs_before[0][region]["region.area_cm2"]),
             )
-            if m == "pigmentation.ita_deg" and mdc < ITA_MDC_FLOOR_DEG:
-                changes[region][m] = MetricChange(
-                    v0, v1, ITA_MDC_FLOOR_DEG, BETTER[m], own_mdc=float(mdc)
-                )
-            else:
-                changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
+            if m == "pigmentation.ita_deg":  # the white balance's, shared by every region
+                mdc = max(mdc, ITA_MDC_FLOOR_DEG)
+            changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
     after_read = _single(reads_after[0]) + shift
     change_map = _change_map(weight, reads_before[0], after_read, skin, grid.mm_per_px, gain)
     spot_change = np.zeros(grid.shape, np.float32)
     on = np.nonzero(spots.where)
     spot_change[on] = _single(later.contrasts[0][on]) - _single(known.contrasts[0][on])
-    split = _split_face(changes, treated_side) if treated_side else {}
+    split = {}
+    if treated_side:
+        split = _split_face(changes, treated_side, (runs_before, runs_after), t, pixel)
     return Comparison(
         before=a,
         after=b,
@@ -1167,33 +1163,53 @@ def _change_map(
 
 
 def _split_face(
-    changes: Mapping[str, Mapping[str, MetricChange]], treated_side: str
+    changes: Mapping[str, Mapping[str, MetricChange]],
+    treated_side: str,
+    runs: Sequence[Sequence[Mapping[str, Mapping[str, float]]]],
+    t: float,
+    pixel: float,
 ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Treated less control change for each left/right pair of regions, with its own noise
+    floor: the variance of treated less control over each photo's measurements (``runs``: the
+    before photo's and the after photo's), pooled over both photos, as for a region (item 5 of
+    the module doc). What moves both sides of a measurement together (its light and white
+    balance) cancels there, as it does in the difference, so a tone one side gained is called
+    long before either side's own noise floor, full of the white balance, would call it. The
+    floor is the two sides' floors together (``_floor``; not ITA's for the white balance,
+    which is shared and cancels)."""
     control_side = "right" if treated_side == "left" else "left"
     pairs: dict[str, dict[str, dict[str, Any]]] = {}
     for pair in SPLIT_FACE_PAIRS:
-        treated = changes.get(f"{pair}_{treated_side}")
-        control = changes.get(f"{pair}_{control_side}")
+        side_t, side_c = f"{pair}_{treated_side}", f"{pair}_{control_side}"
+        treated, control = changes.get(side_t), changes.get(side_c)
         if treated is None or control is None:
             continue
+        area_t = treated["region.area_cm2"].before
+        area_c = control["region.area_cm2"].before
         pairs[pair] = {}
         for m in METRICS:
-            t, c = treated[m], control[m]
-            difference = t.delta - c.delta
-            # what moves both sides together (the white balance) cancels in the difference
-            mdc = float(np.hypot(_own(t), _own(c)))
+            x, y = treated[m], control[m]
+            difference = x.delta - y.delta
+            spread = [
+                [r[side_t][m] - r[side_c][m] for r in photo if side_t in r and side_c in r]
+                for photo in runs
+            ]
+            variance = float(
+                np.mean([float(np.var(d, ddof=1)) for d in spread if len(d) > 1] or [0.0])
+            )
+            floor = np.hypot(
+                _floor(m, x.before, x.after, pixel, area_t),
+                _floor(m, y.before, y.after, pixel, area_c),
+            )
+            mdc = float(max(t * np.sqrt(2.0 * variance), floor))
             pairs[pair][m] = {
-                "treated_delta": round(t.delta, 4),
-                "control_delta": round(c.delta, 4),
+                "treated_delta": round(x.delta, 4),
+                "control_delta": round(y.delta, 4),
                 "difference": round(difference, 4),
                 "mdc": round(mdc, 4),
                 "significant": abs(difference) > mdc,
             }
     return pairs
-
-
-def _own(change: MetricChange) -> float:
-    return change.mdc if change.own_mdc is None else change.own_mdc
 
 
 @dataclass(frozen=True, eq=False)

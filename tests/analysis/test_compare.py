@@ -85,6 +85,8 @@ def test_real_same_person_pair_compares_with_residual(biden):
             assert change["mdc"] >= 0
     assert d["before"]["image"]["sha256"] != d["after"]["image"]["sha256"]
     json.dumps(d, allow_nan=False)
+    # the tone of the whole face moves with the white balance read on the sclera
+    assert all(x["pigmentation.ita_deg"].mdc >= ITA_MDC_FLOOR_DEG for x in biden.changes.values())
 
 
 def test_split_face_block(biden):
@@ -98,26 +100,65 @@ def test_split_face_block(biden):
     assert pair["significant"] == (abs(pair["difference"]) > pair["mdc"])
 
 
-def test_a_split_face_difference_leaves_out_the_white_balance_s_floor(biden):
-    """The white balance read on the sclera moves the tone of every region together
-    (``ITA_MDC_FLOOR_DEG``); a treated side less its control cancels that, so the difference's
-    noise floor is made of the two sides' own."""
-    treated = MetricChange(40.0, 44.0, ITA_MDC_FLOOR_DEG, 0, own_mdc=1.5)
-    control = MetricChange(41.0, 41.5, ITA_MDC_FLOOR_DEG, 0, own_mdc=2.0)
-    assert not treated.significant  # 4 degrees: within what the white balance may move
+def test_a_split_face_difference_has_its_own_noise_floor():
+    """The difference's noise floor comes from treated less control in each measurement:
+    what moves both sides together (a perturbation's white balance) cancels there, as in the
+    difference itself, while each side's own noise floor is full of it."""
+    metric = "pigmentation.melanin_mean"
     still = {m: MetricChange(1.0, 1.0, 0.1, BETTER[m]) for m in METRICS}
     changes = {
-        "cheek_left": {**still, "pigmentation.ita_deg": treated},
-        "cheek_right": {**still, "pigmentation.ita_deg": control},
+        "cheek_left": {**still, metric: MetricChange(40.0, 42.0, 9.0, 0)},
+        "cheek_right": {**still, metric: MetricChange(41.0, 41.2, 9.0, 0)},
     }
-    pair = _split_face(changes, "left")["cheek"]["pigmentation.ita_deg"]
-    assert pair["mdc"] == pytest.approx(2.5)  # hypot(1.5, 2.0)
-    assert pair["significant"]  # 3.5 degrees more on the treated side
-    # on a real pair: each region's ITA floor is the white balance's, its own noise kept apart
-    for changes_of in biden.changes.values():
-        ita = changes_of["pigmentation.ita_deg"]
-        assert ita.mdc >= ITA_MDC_FLOOR_DEG
-        assert ita.own_mdc is None or ita.own_mdc < ita.mdc
+    whole_face = (0.0, 4.0, -3.0, 2.5)  # each measurement's light moves both cheeks alike
+    runs = [
+        [
+            {
+                "cheek_left": {**{m: 1.0 for m in METRICS}, metric: left + shift + wobble},
+                "cheek_right": {**{m: 1.0 for m in METRICS}, metric: right + shift},
+            }
+            for shift, wobble in zip(whole_face, (0.0, 0.1, -0.1, 0.05), strict=True)
+        ]
+        for left, right in ((40.0, 41.0), (42.0, 41.2))
+    ]
+    t = 2.447  # t(0.975, 6)
+    pair = _split_face(changes, "left", runs, t, pixel=1.0)["cheek"][metric]
+    assert pair["difference"] == pytest.approx(1.8)
+    wobble = float(np.var((0.0, 0.1, -0.1, 0.05), ddof=1))
+    floor = float(np.hypot(0.02 * 42.0, 0.02 * 41.2))  # the two sides' 2 % floors
+    assert pair["mdc"] == pytest.approx(max(t * np.sqrt(2 * wobble), floor), rel=1e-3)
+    assert pair["significant"]  # 1.8 against each side's 9
+
+
+def test_a_tone_one_cheek_gained_is_called_split_face(finder):
+    """A diffuse 25 mm patch of melanin (0.06 OD) on Tillerson's right cheek, in a re-take
+    brighter and warmer: each cheek's own noise floor for the melanin index and ITA is full of
+    the white balance's uncertainty and does not call it, but the treated less control
+    difference, whose floor comes from that difference, does; the other pairs of regions
+    stay unchanged."""
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    face = analyze(rgb, finder=finder).face
+    points = face.points.astype(np.float64)
+    tone = face_spots(
+        points,
+        mm_per_px=face.mm_per_px,
+        rng=np.random.default_rng(3),
+        sites=("cheek_right",),
+        spots_per_site={"cheek_right": (1, 1)},
+        diameter_mm=(25.0, 25.0),
+        contrast=(0.06, 0.06),
+    )
+    scene = FaceScene(points, face.mm_per_px, (), tone, (), seed=4)
+    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
+    after = apply_nuisance(render_face(rgb, scene).image, later)[0]
+    c = compare(rgb, after, finder=finder, treated_side="right")
+    for metric in ("pigmentation.melanin_mean", "pigmentation.ita_deg"):
+        assert not c.changes["cheek_right"][metric].significant
+        assert c.split_face["cheek"][metric]["significant"], c.split_face["cheek"][metric]
+        for pair in ("under_eye", "crows_feet", "nasolabial", "marionette"):
+            assert not c.split_face[pair][metric]["significant"], (pair, metric)
+    assert c.split_face["cheek"]["pigmentation.melanin_mean"]["difference"] > 0
+    assert c.split_face["cheek"]["pigmentation.ita_deg"]["difference"] < 0  # darker: lower
 
 
 def test_obama_pair_compares(finder):
