@@ -47,6 +47,8 @@ from service.cli import main
 from tests.conftest import face_path
 
 KEYS = {"before", "after", "delta", "delta_pct", "mdc", "significant", "direction", "improved"}
+# a follow-up taken in other light: brighter, warmer, re-compressed
+BRIGHTER_WARMER = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
 
 
 def test_metric_change_semantics():
@@ -136,21 +138,8 @@ def test_a_tone_one_cheek_gained_is_called_split_face(finder):
     the white balance's uncertainty and does not call it, but the treated less control
     difference, whose floor comes from that difference, does; the other pairs of regions
     stay unchanged."""
-    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
-    face = analyze(rgb, finder=finder).face
-    points = face.points.astype(np.float64)
-    tone = face_spots(
-        points,
-        mm_per_px=face.mm_per_px,
-        rng=np.random.default_rng(3),
-        sites=("cheek_right",),
-        spots_per_site={"cheek_right": (1, 1)},
-        diameter_mm=(25.0, 25.0),
-        contrast=(0.06, 0.06),
-    )
-    scene = FaceScene(points, face.mm_per_px, (), tone, (), seed=4)
-    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
-    after = apply_nuisance(render_face(rgb, scene).image, later)[0]
+    rgb, scene = _tillerson_patches(finder, ("cheek_right",), diameter_mm=25.0, contrast=0.06)
+    after = apply_nuisance(render_face(rgb, scene).image, BRIGHTER_WARMER)[0]
     c = compare(rgb, after, finder=finder, treated_side="right")
     for metric in ("pigmentation.melanin_mean", "pigmentation.ita_deg"):
         assert not c.changes["cheek_right"][metric].significant
@@ -312,9 +301,9 @@ def test_wider_forehead_lines_are_a_significant_rise_of_mean_width(finder, wider
     face = analyze(rgb, finder=finder).face
     lines = LINES["forehead"](face, np.random.default_rng(0))
     widened = [replace(x, width_mm=x.width_mm * wider) for x in lines]
-    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
     before = render_lines(rgb, lines, mm_per_px=face.mm_per_px).image
-    after = apply_nuisance(render_lines(rgb, widened, mm_per_px=face.mm_per_px).image, later)[0]
+    widened_photo = render_lines(rgb, widened, mm_per_px=face.mm_per_px).image
+    after = apply_nuisance(widened_photo, BRIGHTER_WARMER)[0]
     width = compare(before, after, finder=finder).changes["forehead"]["wrinkles.mean_width_mm"]
     assert width.mdc >= PIXEL_FLOORS["wrinkles.mean_width_mm"] * width.after * 0.999
     assert width.significant is called, width
@@ -571,6 +560,19 @@ def _spotted(finder, fade: float) -> tuple[np.ndarray, np.ndarray]:
     """Tillerson's photo with a 5 mm sun spot (0.35 OD) on each cheek, and a re-take of it
     (brighter, warmer, re-compressed) in which the spot on his right cheek has faded by
     ``fade`` (``datasets.faces.fade_scene``: its contrast and area times ``fade``)."""
+    sites = ("cheek_right", "cheek_left")
+    rgb, scene = _tillerson_patches(finder, sites, diameter_mm=5.0, contrast=0.35)
+    assert [s.site for s in scene.spots] == list(sites)
+    faded = fade_scene(scene, Fade(spots={"cheek_right": fade}))
+    after = apply_nuisance(render_face(rgb, faded).image, BRIGHTER_WARMER)[0]
+    return render_face(rgb, scene).image, after
+
+
+def _tillerson_patches(
+    finder, sites: tuple[str, ...], *, diameter_mm: float, contrast: float
+) -> tuple[np.ndarray, FaceScene]:
+    """Tillerson's photo and a scene of one round patch of melanin on each of ``sites``
+    (``face_spots``, seed 3): a sun spot, or a diffuse patch of tone."""
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
     face = analyze(rgb, finder=finder).face
     points = face.points.astype(np.float64)
@@ -578,17 +580,12 @@ def _spotted(finder, fade: float) -> tuple[np.ndarray, np.ndarray]:
         points,
         mm_per_px=face.mm_per_px,
         rng=np.random.default_rng(3),
-        sites=("cheek_right", "cheek_left"),
-        spots_per_site={"cheek_right": (1, 1), "cheek_left": (1, 1)},
-        diameter_mm=(5.0, 5.0),
-        contrast=(0.35, 0.35),
+        sites=sites,
+        spots_per_site={site: (1, 1) for site in sites},
+        diameter_mm=(diameter_mm, diameter_mm),
+        contrast=(contrast, contrast),
     )
-    assert [s.site for s in spots] == ["cheek_right", "cheek_left"]
-    scene = FaceScene(points, face.mm_per_px, (), spots, (), seed=4)
-    faded = fade_scene(scene, Fade(spots={"cheek_right": fade}))
-    later = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
-    after = apply_nuisance(render_face(rgb, faded).image, later)[0]
-    return render_face(rgb, scene).image, after
+    return rgb, FaceScene(points, face.mm_per_px, (), spots, (), seed=4)
 
 
 def test_a_fading_sun_spot_is_an_improvement_and_the_other_cheek_s_spot_is_unchanged(finder):
