@@ -868,15 +868,18 @@ def _changed_index(own: float, base: float, load: float) -> float:
     return own * math.exp(-fall / own) if own > 0.0 else 0.0
 
 
-def _floor(metric: str, before: float, after: float, pixel: float, area_cm2: float) -> float:
+def _floor(
+    metric: str, before: float, after: float, pixel: float, area_cm2: float, *, shared: bool = True
+) -> float:
     """The smallest change of ``metric`` ever called significant: 1 for counts; for severity,
     the change a rise of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per ``pixel`` (the coarser
     photo's pixel, in canonical pixels) makes at the larger of the two values; for
     ``PIXEL_FLOORS``, that share per ``pixel`` of the larger value; else its relative floor
     (``RELATIVE_FLOORS`` or ``MDC_FLOOR``) of the larger of the two values, and for spot area
     at least the share of the region (``area_cm2``) that the smallest spot counted
-    (``SPOT_MIN_MM`` across) covers. (ITA's floor for the white balance is shared by every
-    region, and kept apart: ``ITA_MDC_FLOOR_DEG``.)"""
+    (``SPOT_MIN_MM`` across) covers. ITA's is at least ``ITA_MDC_FLOOR_DEG`` when ``shared``:
+    the white balance moves every region of the pair together, and a treated less control
+    difference (``shared=False``) cancels it."""
     if metric in COUNT_METRICS:
         return 1.0
     larger = max(abs(before), abs(after))
@@ -886,6 +889,8 @@ def _floor(metric: str, before: float, after: float, pixel: float, area_cm2: flo
         return max(raised - larger, 0.0)
     if metric in PIXEL_FLOORS:
         return PIXEL_FLOORS[metric] * pixel * larger
+    if metric == "pigmentation.ita_deg":
+        return max(MDC_FLOOR * larger, ITA_MDC_FLOOR_DEG if shared else 0.0)
     floor = RELATIVE_FLOORS.get(metric, MDC_FLOOR) * larger
     if metric == "pigmentation.spot_area_pct" and area_cm2 > 0:
         smallest_mm2 = math.pi * (SPOT_MIN_MM / 2.0) ** 2
@@ -893,15 +898,11 @@ def _floor(metric: str, before: float, after: float, pixel: float, area_cm2: flo
     return floor
 
 
-def _noise_sd(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, F64]]:
-    """Per region and metric: the sample variance over the runs of one photo."""
-    out: dict[str, dict[str, F64]] = {}
-    for region in runs[0]:
-        out[region] = {
-            m: np.asarray(np.var([r[region][m] for r in runs if region in r], ddof=1))
-            for m in METRICS
-        }
-    return out
+def _noise_mdc(spread: Sequence[Sequence[float]], t: float) -> float:
+    """``t x sqrt(2 x pooled)``: the sample variance of each photo's values (one per
+    measurement), pooled over the photos (item 5 of the module doc)."""
+    variances = [float(np.var(values, ddof=1)) for values in spread if len(values) > 1]
+    return t * math.sqrt(2.0 * (float(np.mean(variances)) if variances else 0.0))
 
 
 def compare(
@@ -1095,11 +1096,8 @@ def _compare(
             values[region]["pigmentation.spot_count"] = count
             values[region]["pigmentation.spot_area_pct"] = area
             values[region]["pigmentation.spot_contrast"] = excess
-    var_b, var_a = _noise_sd(runs_before), _noise_sd(runs_after)
+    per_photo = (runs_before, runs_after)
     regions_present = [r for r in REGIONS if r in before_metrics and r in after_metrics]
-    pooled = {
-        r: {m: float(var_b[r][m] + var_a[r][m]) / 2.0 for m in METRICS} for r in regions_present
-    }
     df = 2 * len(PERTURBATIONS)
     t = float(stats.t.ppf(0.975, df))
     # the coarser photo's pixel, in canonical pixels: a re-take moves severity more the
@@ -1113,12 +1111,11 @@ def _compare(
         changes[region] = {}
         for m in METRICS:
             v0, v1 = runs_before[0][region][m], runs_after[0][region][m]
+            spread = [[r[region][m] for r in photo if region in r] for photo in per_photo]
             mdc = max(
-                t * np.sqrt(2.0 * pooled[region][m]),
+                _noise_mdc(spread, t),
                 _floor(m, v0, v1, pixel, runs_before[0][region]["region.area_cm2"]),
             )
-            if m == "pigmentation.ita_deg":  # the white balance's, shared by every region
-                mdc = max(mdc, ITA_MDC_FLOOR_DEG)
             changes[region][m] = MetricChange(v0, v1, float(mdc), BETTER[m])
 
     after_read = _single(reads_after[0]) + shift
@@ -1128,7 +1125,7 @@ def _compare(
     spot_change[on] = _single(later.contrasts[0][on]) - _single(known.contrasts[0][on])
     split = {}
     if treated_side:
-        split = _split_face(changes, treated_side, (runs_before, runs_after), t, pixel)
+        split = _split_face(changes, treated_side, per_photo, t, pixel)
     return Comparison(
         before=a,
         after=b,
@@ -1175,8 +1172,8 @@ def _split_face(
     the module doc). What moves both sides of a measurement together (its light and white
     balance) cancels there, as it does in the difference, so a tone one side gained is called
     long before either side's own noise floor, full of the white balance, would call it. The
-    floor is the two sides' floors together (``_floor``; not ITA's for the white balance,
-    which is shared and cancels)."""
+    floor is the two sides' floors together, without what the white balance shares
+    (``_floor``)."""
     control_side = "right" if treated_side == "left" else "left"
     pairs: dict[str, dict[str, dict[str, Any]]] = {}
     for pair in SPLIT_FACE_PAIRS:
@@ -1194,14 +1191,11 @@ def _split_face(
                 [r[side_t][m] - r[side_c][m] for r in photo if side_t in r and side_c in r]
                 for photo in runs
             ]
-            variance = float(
-                np.mean([float(np.var(d, ddof=1)) for d in spread if len(d) > 1] or [0.0])
+            floor = math.hypot(
+                _floor(m, x.before, x.after, pixel, area_t, shared=False),
+                _floor(m, y.before, y.after, pixel, area_c, shared=False),
             )
-            floor = np.hypot(
-                _floor(m, x.before, x.after, pixel, area_t),
-                _floor(m, y.before, y.after, pixel, area_c),
-            )
-            mdc = float(max(t * np.sqrt(2.0 * variance), floor))
+            mdc = max(_noise_mdc(spread, t), floor)
             pairs[pair][m] = {
                 "treated_delta": round(x.delta, 4),
                 "control_delta": round(y.delta, 4),

@@ -1151,8 +1151,7 @@ def _change_table(results: Sequence[FaceResult]) -> list[str]:
             cells.append(
                 _fmt(float(stats.spearmanr(truth, faded_meas).statistic) if ok else math.nan)
             )
-        cells.append(f"{_pct_plain(len(hit) / len(faded))} of {len(faded)}" if faded else "-")
-        cells.append(f"{_pct_plain(len(flag) / len(still))} of {len(still)}" if still else "-")
+        cells += [_share(len(hit), len(faded)), _share(len(flag), len(still))]
         cells.append(_fmt(_rho_ceiling([c.true[sev] for c in both])))
         spot = "pigmentation.spot_area_pct"
         lighter = [c for c in both if c.true[spot] < 0]
