@@ -6,7 +6,9 @@ Rules (thresholds in ``QualityThresholds``, all configurable):
   regions cannot be placed. ``low_resolution`` (warning): fewer than ``fine_line_px_per_mm``
   pixels per millimetre, so lines finer than about 0.4 mm are not resolved.
 - ``extreme_pose`` (error) beyond ``max_yaw_deg``/``max_pitch_deg``/``max_roll_deg``;
-  ``pose`` (warning) beyond the ``warn_*`` angles.
+  ``pose`` (warning) beyond the ``warn_*`` angles. A roll of ``SIDEWAYS_ROLL_DEG`` or more is
+  a photo on its side, of ``180 - SIDEWAYS_ROLL_DEG`` or more one upside down, and each is told
+  so (``analysis.face`` finds the upside-down photos the landmarker fits upright).
 - ``too_blurry``: sharpness is the ratio of fine-band (sigma < 1 px) to mid-band (1-3 px)
   gradient energy of the face, resampled to 100 px between the irises, so it does not depend on
   resolution. Sharp portraits measure 0.42-1.07; a blur of 1 % of the inter-ocular distance
@@ -30,7 +32,7 @@ from analysis import landmarks as lm
 from analysis.canonical import CanonicalFace
 from analysis.colour import luminance
 from analysis.errors import BadExposure, ExtremePose, FaceTooSmall, TooBlurry
-from analysis.face import Face
+from analysis.face import SIDEWAYS_ROLL_DEG, Face
 from analysis.types import U8, Bool
 
 
@@ -118,6 +120,15 @@ def check_face(
             )
         )
     yaw, pitch, roll = face.pose.yaw, face.pose.pitch, face.pose.roll
+    if abs(roll) >= 180.0 - SIDEWAYS_ROLL_DEG:
+        raise ExtremePose(
+            "The photo is upside down. Please turn it the right way up and upload it again."
+        )
+    if abs(roll) >= SIDEWAYS_ROLL_DEG:
+        raise ExtremePose(
+            f"The photo is on its side (the face is turned by {abs(roll):.0f}°). Please rotate "
+            "it so that the face is upright and upload it again."
+        )
     if abs(yaw) > t.max_yaw_deg or abs(pitch) > t.max_pitch_deg or abs(roll) > t.max_roll_deg:
         raise ExtremePose(
             f"The head is turned or tilted too far (turn {yaw:.0f}°, nod {pitch:.0f}°, tilt "

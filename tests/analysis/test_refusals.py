@@ -6,15 +6,19 @@ import io
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
 
 from analysis import AnalysisError, analyze
+from analysis.face import Pose, find_face
 from analysis.io import load_image
+from analysis.quality import QualityThresholds, check_face
 from service.cli import main
 from tests.conftest import face_path
 
@@ -102,9 +106,81 @@ def test_two_similar_faces_are_refused(finder):
     assert info.value.code == "multiple_faces"
 
 
-def test_small_second_face_is_ignored_with_a_warning(finder):
-    import cv2
+@pytest.mark.parametrize(
+    "stem",
+    # the landmarker fits its upright mesh to Biden's and Beckett's faces upside down (a roll
+    # near 0): they were measured, the mouth read as the forehead; Tillerson's was not found
+    ["pd_biden_2013_vp", "ccby_margaret_beckett_ukparl", "pd_rex_tillerson_official"],
+)
+def test_upside_down_photo_is_refused_as_upside_down(stem, finder):
+    turned = np.ascontiguousarray(load_image(face_path(stem)).rgb[::-1, ::-1])
+    with pytest.raises(AnalysisError) as info:
+        analyze(turned, finder=finder)
+    assert info.value.code == "extreme_pose"
+    assert "upside down" in info.value.message
 
+
+@pytest.mark.parametrize(
+    ("stem", "quarter_turns"),
+    # Tillerson turned clockwise: the landmarker returned his face twice ("2 faces of similar
+    # size"); Trump turned anticlockwise: no face was found
+    [("pd_rex_tillerson_official", -1), ("pd_trump_2017_official", 1)],
+)
+def test_photo_on_its_side_is_refused_as_on_its_side(stem, quarter_turns, finder):
+    turned = np.ascontiguousarray(np.rot90(load_image(face_path(stem)).rgb, quarter_turns))
+    assert len(finder.find_all(turned)[0]) <= 1
+    with pytest.raises(AnalysisError) as info:
+        analyze(turned, finder=finder)
+    assert info.value.code == "extreme_pose"
+    assert "on its side" in info.value.message
+
+
+def test_astronaut_upside_down_is_told_so(finder):
+    # no face is found as the photo is; turned over, the landmarker finds her upright
+    turned = np.ascontiguousarray(data.astronaut()[::-1, ::-1])
+    with pytest.raises(AnalysisError) as info:
+        analyze(turned, finder=finder)
+    assert info.value.code == "extreme_pose"
+    assert "upside down" in info.value.message
+
+
+def test_a_face_only_the_landmarker_sees_is_no_face(finder):
+    # the landmarker fitted a face to scikit-image's colour wheel, and it was measured; the
+    # face detector sees none there, either way up
+    wheel = np.ascontiguousarray(data.colorwheel()[..., :3])
+    with pytest.raises(AnalysisError) as info:
+        analyze(wheel, finder=finder)
+    assert info.value.code == "no_face"
+
+
+@pytest.mark.parametrize(
+    ("roll", "said"),
+    [(45.0, "tilted too far"), (-95.0, "on its side"), (125.0, "upside down"), (-170.0, "upside")],
+)
+def test_the_gate_says_how_far_the_face_is_tilted(roll, said, finder):
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    face = find_face(rgb, finder=finder)
+    with pytest.raises(AnalysisError) as info:
+        check_face(rgb, replace(face, pose=Pose(0.0, 0.0, roll)), QualityThresholds())
+    assert info.value.code == "extreme_pose"
+    assert said in info.value.message
+
+
+def test_one_face_found_twice_is_one_face(finder):
+    # turned by 120 degrees, Biden's portrait gave two overlapping meshes of different sizes,
+    # which read as "2 faces of similar size"
+    rgb = load_image(face_path("pd_biden_2013_vp")).rgb
+    h, w = rgb.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 120, 1.0)
+    turned = cv2.warpAffine(rgb, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    faces, _ = finder.find_all(turned)
+    assert len(faces) == 1
+    with pytest.raises(AnalysisError) as info:
+        analyze(turned, finder=finder)
+    assert info.value.code == "extreme_pose"
+
+
+def test_small_second_face_is_ignored_with_a_warning(finder):
     big = load_image(face_path("pd_biden_2013_vp")).rgb
     small = cv2.resize(big, (big.shape[1] // 3, big.shape[0] // 3), interpolation=cv2.INTER_AREA)
     canvas = np.full((big.shape[0], big.shape[1] + small.shape[1], 3), 128, np.uint8)
@@ -117,8 +193,6 @@ def test_small_second_face_is_ignored_with_a_warning(finder):
 
 
 def test_blurred_photo_is_refused(finder):
-    import cv2
-
     face = load_image(face_path("pd_biden_2013_vp")).rgb
     blurred = cv2.GaussianBlur(face, (0, 0), 6)
     with pytest.raises(AnalysisError) as info:
