@@ -6,9 +6,10 @@ detector looks for small faces and the landmarker is run again on a crop around 
 
 Orientation: a photo whose orientation was lost shows the face on its side or upside down. On
 its side, the face is found with a roll near 90 degrees (the quality gate refuses it, saying
-so). Upside down, the landmarker may fit its upright mesh anyway, with a roll near 0; the face
-detector tells that case (``FaceFinder.detector_scores``), and where no face is found at all
-the landmarker is tried on the photo turned (``FaceFinder.upright_turn``).
+so). Where no face is found at all, the landmarker is tried on the photo turned
+(``FaceFinder.upright_turn``), and the ``no_face`` refusal says so when that shows one.
+Upside down, the landmarker may also fit its upright mesh with a roll near 0; nothing here
+tells that case yet (``docs/method.md``).
 
 Scale: the visible iris diameter of adults is close to 11.7 mm (Caroline & Andre 2002 report
 11.71 +- 0.42 mm), so ``mm_per_px = 11.7 / iris diameter in px``, averaged over both eyes.
@@ -29,7 +30,7 @@ import cv2
 import numpy as np
 
 from analysis import landmarks as lm
-from analysis.errors import ExtremePose, MultipleFaces, NoFace
+from analysis.errors import MultipleFaces, NoFace
 from analysis.types import F32, U8
 
 IRIS_DIAMETER_MM = 11.7
@@ -194,14 +195,13 @@ class FaceFinder:
             boxes.append((b.origin_x, b.origin_y, b.width, b.height))
         return boxes
 
-    def find_all(self, rgb: U8, *, small: U8 | None = None) -> tuple[list[tuple[F32, Pose]], str]:
-        """Each face's landmarks in photo pixels, largest first, and which path found them
-        (``small``: the photo's ``detection_copy`` when the caller has made it)."""
+    def find_all(self, rgb: U8) -> tuple[list[tuple[F32, Pose]], str]:
+        """Each face's landmarks in photo pixels, largest first, and which path found them."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("FaceFinder is closed")
-            scale = _detection_scale(rgb)
-            small = _resize(rgb, scale) if small is None else small
+            scale = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))
+            small = _resize(rgb, scale)
             faces = [(pts / scale, pose) for pts, pose in self._landmark(small)]
             detector = "landmarker"
             if not faces:
@@ -215,34 +215,10 @@ class FaceFinder:
         faces.sort(key=lambda f: -_width(f[0]))
         return _distinct(faces), detector
 
-    def detector_scores(self, small: U8, points: F32) -> tuple[float, float]:
-        """The face detector's confidence of a face at ``points`` (landmarks in the pixels of
-        ``small``, the photo's ``detection_copy``), in the photo as it is and turned by 180
-        degrees (0: none found there; detections centred on the face only, so that something
-        face-like elsewhere does not count).
-
-        The landmarker fits its upright mesh to an upside-down face (the mouth read as the
-        forehead, a roll near 0), so the pose cannot tell, and it once fitted a face to a
-        colour wheel, where the detector saw none either way. On the shared faces, at their
-        own resolution and at 12 MP, the detector scored 0.70-0.94 upright and at least 0.13
-        lower (or no face) turned over; on the upside-down photos whose face the landmarker
-        fitted, at least 0.13 higher turned upright."""
-        h, w = small.shape[:2]
-        (x0, y0), (x1, y1) = points.min(0), points.max(0)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("FaceFinder is closed")
-            as_is = self._score_at(small, (x0, y0, x1, y1))
-            over = self._score_at(
-                np.asarray(cv2.flip(small, -1), np.uint8),
-                (w - 1 - x1, h - 1 - y1, w - 1 - x0, h - 1 - y0),
-            )
-        return as_is, over
-
-    def upright_turn(self, small: U8) -> int:
-        """For a photo in which no face was found (``small``: its ``detection_copy``), the turn
-        (degrees, clockwise: 180, 90 or 270) after which the landmarker finds an upright face
-        in it; 0 when none does."""
+    def upright_turn(self, rgb: U8) -> int:
+        """For a photo in which no face was found, the turn (degrees, clockwise: 180, 90 or
+        270) after which the landmarker finds an upright face in it; 0 when none does."""
+        small = _resize(rgb, min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2])))
         with self._lock:
             if self._closed:
                 raise RuntimeError("FaceFinder is closed")
@@ -251,22 +227,6 @@ class FaceFinder:
                 if any(abs(pose.roll) < SIDEWAYS_ROLL_DEG for _, pose in found):
                     return turn
         return 0
-
-    def _score_at(self, rgb: U8, box: tuple[float, float, float, float]) -> float:
-        """The face detector's best score among its detections centred in ``box``."""
-        import mediapipe as mp
-
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        with _quiet_stderr():  # the runtime logs when it realigns an input's memory
-            detections = self._detector.detect(image).detections
-        x0, y0, x1, y1 = box
-        best = 0.0
-        for d in detections:
-            b = d.bounding_box
-            cx, cy = b.origin_x + b.width / 2, b.origin_y + b.height / 2
-            if x0 <= cx <= x1 and y0 <= cy <= y1:
-                best = max(best, float(d.categories[0].score))
-        return best
 
     def _landmark_in_box(
         self, rgb: U8, box: tuple[int, int, int, int], scale: float
@@ -306,15 +266,6 @@ def _inside(point: F32, points: F32) -> bool:
 def _width(points: F32) -> float:
     xs = points[list(lm.FACE_OVAL), 0]
     return float(xs.max() - xs.min())
-
-
-def _detection_scale(rgb: U8) -> float:
-    return min(1.0, DETECT_MAX_SIDE / float(max(rgb.shape[:2])))
-
-
-def detection_copy(rgb: U8) -> U8:
-    """The photo reduced to at most ``DETECT_MAX_SIDE`` px, as the models look at it."""
-    return _resize(rgb, _detection_scale(rgb))
 
 
 def _resize(rgb: U8, scale: float) -> U8:
@@ -362,26 +313,13 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
     (the quality gate turns that count into a ``multiple_faces`` warning).
     """
     finder = finder or shared_finder()
-    small = detection_copy(rgb)
-    faces, detector = finder.find_all(rgb, small=small)
-    # a photo on its side shows a face with a roll near 90 degrees: the quality gate says so
-    if faces and abs(faces[0][1].roll) < SIDEWAYS_ROLL_DEG:
-        as_is, over = finder.detector_scores(small, faces[0][0] * _detection_scale(rgb))
-        if as_is == over == 0.0:  # a face the detector sees in neither way up is none
-            faces = []
-        turn = 180 if over > as_is else 0
-    else:
-        turn = 0 if faces else finder.upright_turn(small)
-    if turn == 180:
-        raise ExtremePose(
-            "The photo is upside down. Please turn it the right way up and upload it again."
-        )
-    if turn:
-        raise ExtremePose(
-            "The photo is on its side. Please rotate it so that the face is upright and upload "
-            "it again."
-        )
+    faces, detector = finder.find_all(rgb)
     if not faces:
+        if finder.upright_turn(rgb):
+            raise NoFace(
+                "No face was found in this photo as it is, but one shows when it is turned. "
+                "Please check that the photo is the right way up and upload it again."
+            )
         raise NoFace(
             "No face was found in this photo. Please take a photo of the face from the front, "
             "well lit and filling most of the frame."

@@ -254,13 +254,8 @@ class _FixedFace(FaceFinder):
     def close(self) -> None:
         pass
 
-    def find_all(
-        self, rgb: NDArray[np.uint8], *, small: NDArray[np.uint8] | None = None
-    ) -> tuple[list[tuple[F32, Pose]], str]:
+    def find_all(self, rgb: NDArray[np.uint8]) -> tuple[list[tuple[F32, Pose]], str]:
         return [(self._points.copy(), self._pose)], "given"
-
-    def detector_scores(self, small: NDArray[np.uint8], points: F32) -> tuple[float, float]:
-        return 1.0, 0.0  # the landmarks given are the upright photo's
 
 
 def _disk(r: float) -> NDArray[np.uint8]:
