@@ -96,6 +96,23 @@ def sharpness(rgb: U8, face: Face) -> float:
     return float(np.abs(crop - g1).mean() / max(float(np.abs(g1 - g3).mean()), 1e-6))
 
 
+def _pose_refusal(yaw: float, pitch: float, roll: float) -> str:
+    """What a pose past the limits is told: a face rolled by ``SIDEWAYS_ROLL_DEG`` or more is
+    a photo on its side (by ``180 - SIDEWAYS_ROLL_DEG`` or more, upside down), and the photo is
+    to be turned rather than the face photographed again."""
+    if abs(roll) >= 180.0 - SIDEWAYS_ROLL_DEG:
+        return "The photo is upside down. Please turn it the right way up and upload it again."
+    if abs(roll) >= SIDEWAYS_ROLL_DEG:
+        return (
+            f"The photo is on its side (the face is turned by {abs(roll):.0f}°). Please rotate "
+            "it so that the face is upright and upload it again."
+        )
+    return (
+        f"The head is turned or tilted too far (turn {yaw:.0f}°, nod {pitch:.0f}°, tilt "
+        f"{roll:.0f}°). Please photograph the face straight on, looking into the camera."
+    )
+
+
 def check_face(
     rgb: U8, face: Face, t: QualityThresholds = QualityThresholds()
 ) -> tuple[list[QualityIssue], float]:
@@ -120,20 +137,8 @@ def check_face(
             )
         )
     yaw, pitch, roll = face.pose.yaw, face.pose.pitch, face.pose.roll
-    if abs(roll) >= 180.0 - SIDEWAYS_ROLL_DEG:
-        raise ExtremePose(
-            "The photo is upside down. Please turn it the right way up and upload it again."
-        )
-    if abs(roll) >= SIDEWAYS_ROLL_DEG:
-        raise ExtremePose(
-            f"The photo is on its side (the face is turned by {abs(roll):.0f}°). Please rotate "
-            "it so that the face is upright and upload it again."
-        )
     if abs(yaw) > t.max_yaw_deg or abs(pitch) > t.max_pitch_deg or abs(roll) > t.max_roll_deg:
-        raise ExtremePose(
-            f"The head is turned or tilted too far (turn {yaw:.0f}°, nod {pitch:.0f}°, tilt "
-            f"{roll:.0f}°). Please photograph the face straight on, looking into the camera."
-        )
+        raise ExtremePose(_pose_refusal(yaw, pitch, roll))
     if abs(yaw) > t.warn_yaw_deg or abs(pitch) > t.warn_pitch_deg:
         issues.append(
             QualityIssue(
