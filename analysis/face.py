@@ -8,8 +8,9 @@ Orientation: a photo whose orientation was lost shows the face on its side or up
 its side, the face is found with a roll near 90 degrees (the quality gate refuses it, saying
 so). Where no face is found at all, the landmarker is tried on the photo turned
 (``FaceFinder.upright_turn``), and the ``no_face`` refusal says so when that shows one.
-Upside down, the landmarker may also fit its upright mesh with a roll near 0; nothing here
-tells that case yet (``docs/method.md``).
+Upside down, the landmarker may also fit its upright mesh with a roll near 0. Such a fit
+often does not follow a turn of the photo (``FaceFinder.follows_turns``), and the photo is
+then refused; five of the 19 shared faces turned over still pass (``docs/method.md``).
 
 Scale: the visible iris diameter of adults is close to 11.7 mm (Caroline & Andre 2002 report
 11.71 +- 0.42 mm), so ``mm_per_px = 11.7 / iris diameter in px``, averaged over both eyes.
@@ -30,7 +31,7 @@ import cv2
 import numpy as np
 
 from analysis import landmarks as lm
-from analysis.errors import MultipleFaces, NoFace
+from analysis.errors import ExtremePose, MultipleFaces, NoFace
 from analysis.types import F32, U8
 
 IRIS_DIAMETER_MM = 11.7
@@ -38,6 +39,9 @@ DETECT_MAX_SIDE = 1280
 FALLBACK_CROP_MARGIN = 0.6  # the crop around a full-range detection adds this much per side
 SIMILAR_FACE_RATIO = 0.6  # a second face at least this wide (relative) makes the photo ambiguous
 SIDEWAYS_ROLL_DEG = 60.0  # a face tilted this far lies in a photo turned on its side
+TURN_CHECK_DEG = (-20.0, 20.0)  # the photo is turned by these to see the face's roll follow
+TURN_CHECK_SIDE = 640  # ... on a copy this size (the mesh model looks at 256 px)
+TURN_TOLERANCE_DEG = 8.0  # ... within this (upright faces: 2.3 at most on the shared faces)
 
 
 @dataclass(frozen=True)
@@ -195,13 +199,14 @@ class FaceFinder:
             boxes.append((b.origin_x, b.origin_y, b.width, b.height))
         return boxes
 
-    def find_all(self, rgb: U8) -> tuple[list[tuple[F32, Pose]], str]:
-        """Each face's landmarks in photo pixels, largest first, and which path found them."""
+    def find_all(self, rgb: U8, *, small: U8 | None = None) -> tuple[list[tuple[F32, Pose]], str]:
+        """Each face's landmarks in photo pixels, largest first, and which path found them
+        (``small``: the photo's ``detection_copy``, when the caller already has it)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("FaceFinder is closed")
-            scale = min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2]))
-            small = _resize(rgb, scale)
+            scale = _detection_scale(rgb)
+            small = _resize(rgb, scale) if small is None else small
             faces = [(pts / scale, pose) for pts, pose in self._landmark(small)]
             detector = "landmarker"
             if not faces:
@@ -215,10 +220,29 @@ class FaceFinder:
         faces.sort(key=lambda f: -_width(f[0]))
         return _distinct(faces), detector
 
-    def upright_turn(self, rgb: U8) -> int:
-        """For a photo in which no face was found, the turn (degrees, clockwise: 180, 90 or
-        270) after which the landmarker finds an upright face in it; 0 when none does."""
-        small = _resize(rgb, min(1.0, DETECT_MAX_SIDE / max(rgb.shape[:2])))
+    def follows_turns(self, small: U8, roll: float) -> bool:
+        """Whether the face found with ``roll`` in the photo whose ``detection_copy`` is
+        ``small`` is found again, its roll turned as much, in that copy turned by each of
+        ``TURN_CHECK_DEG`` (within ``TURN_TOLERANCE_DEG``).
+
+        An upright face always is. An upside-down face that the landmarker fitted as upright
+        (a roll near 0, the mouth read as the forehead) often is not: it is lost, or its roll
+        strays (docs/method.md)."""
+        small = _resize(small, min(1.0, TURN_CHECK_SIDE / max(small.shape[:2])))
+        h, w = small.shape[:2]
+        for angle in TURN_CHECK_DEG:
+            turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            turned = cv2.warpAffine(small, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+            faces, _ = self.find_all(np.asarray(turned, np.uint8))
+            strays = [abs(pose.roll - roll - angle) for _, pose in faces]
+            if min(strays, default=np.inf) > TURN_TOLERANCE_DEG:
+                return False
+        return True
+
+    def upright_turn(self, small: U8) -> int:
+        """For a photo in which no face was found (``small``: its ``detection_copy``), the turn
+        (degrees, clockwise: 180, 90 or 270) after which the landmarker finds an upright face
+        in it; 0 when none does."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("FaceFinder is closed")
@@ -268,6 +292,15 @@ def _width(points: F32) -> float:
     return float(xs.max() - xs.min())
 
 
+def _detection_scale(rgb: U8) -> float:
+    return min(1.0, DETECT_MAX_SIDE / float(max(rgb.shape[:2])))
+
+
+def detection_copy(rgb: U8) -> U8:
+    """The photo reduced to at most ``DETECT_MAX_SIDE`` px, as the landmarker looks at it."""
+    return _resize(rgb, _detection_scale(rgb))
+
+
 def _resize(rgb: U8, scale: float) -> U8:
     if scale == 1.0:
         return rgb
@@ -313,9 +346,10 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
     (the quality gate turns that count into a ``multiple_faces`` warning).
     """
     finder = finder or shared_finder()
-    faces, detector = finder.find_all(rgb)
+    small = detection_copy(rgb)
+    faces, detector = finder.find_all(rgb, small=small)
     if not faces:
-        if finder.upright_turn(rgb):
+        if finder.upright_turn(small):
             raise NoFace(
                 "No face was found in this photo as it is, but one shows when it is turned. "
                 "Please check that the photo is the right way up and upload it again."
@@ -328,6 +362,12 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
         raise MultipleFaces(
             f"{len(faces)} faces of similar size were found in this photo. Please upload a photo "
             "showing only the patient's face."
+        )
+    roll = faces[0][1].roll
+    if abs(roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, roll):
+        raise ExtremePose(
+            "The face could not be placed reliably: the photo may be upside down. Please check "
+            "that it is the right way up and upload it again."
         )
     points, pose = faces[0]
     iris = iris_diameter_px(points)

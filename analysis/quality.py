@@ -8,7 +8,8 @@ Rules (thresholds in ``QualityThresholds``, all configurable):
 - ``extreme_pose`` (error) beyond ``max_yaw_deg``/``max_pitch_deg``/``max_roll_deg``;
   ``pose`` (warning) beyond the ``warn_*`` angles. A roll of ``SIDEWAYS_ROLL_DEG`` or more is
   a photo on its side, of ``180 - SIDEWAYS_ROLL_DEG`` or more one upside down, and each is told
-  so (an upside-down face that the landmarker fits upright is not caught: ``docs/method.md``).
+  so (``analysis.face`` refuses an upside-down face that the landmarker fits upright when the
+  fit does not follow a turn of the photo).
 - ``too_blurry``: sharpness is the ratio of fine-band (sigma < 1 px) to mid-band (1-3 px)
   gradient energy of the face, resampled to 100 px between the irises, so it does not depend on
   resolution. Sharp portraits measure 0.42-1.07; a blur of 1 % of the inter-ocular distance

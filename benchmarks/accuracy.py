@@ -254,8 +254,13 @@ class _FixedFace(FaceFinder):
     def close(self) -> None:
         pass
 
-    def find_all(self, rgb: NDArray[np.uint8]) -> tuple[list[tuple[F32, Pose]], str]:
+    def find_all(
+        self, rgb: NDArray[np.uint8], *, small: NDArray[np.uint8] | None = None
+    ) -> tuple[list[tuple[F32, Pose]], str]:
         return [(self._points.copy(), self._pose)], "given"
+
+    def follows_turns(self, small: NDArray[np.uint8], roll: float) -> bool:
+        return True  # the landmarks given are the upright photo's
 
 
 def _disk(r: float) -> NDArray[np.uint8]:
