@@ -10,7 +10,7 @@ so). Where no face is found at all, the landmarker is tried on the photo turned
 (``FaceFinder.upright_turn``), and the ``no_face`` refusal says so when that shows one.
 Upside down, the landmarker may also fit its upright mesh with a roll near 0. Such a fit
 often does not follow a turn of the photo (``FaceFinder.follows_turns``), and the photo is
-then refused; five of the 19 shared faces turned over still pass (``docs/method.md``).
+then refused; three of the 19 shared faces turned over still pass (``docs/method.md``).
 
 Scale: the visible iris diameter of adults is close to 11.7 mm (Caroline & Andre 2002 report
 11.71 +- 0.42 mm), so ``mm_per_px = 11.7 / iris diameter in px``, averaged over both eyes.
@@ -41,7 +41,7 @@ SIMILAR_FACE_RATIO = 0.6  # a second face at least this wide (relative) makes th
 SIDEWAYS_ROLL_DEG = 60.0  # a face tilted this far lies in a photo turned on its side
 TURN_CHECK_DEG = (-20.0, 20.0)  # the photo is turned by these to see the face's roll follow
 TURN_CHECK_SIDE = 640  # ... on a copy this size (the mesh model looks at 256 px)
-TURN_TOLERANCE_DEG = 8.0  # ... within this (upright faces: 2.3 at most on the shared faces)
+TURN_TOLERANCE_DEG = 8.0  # ... within this (upright faces: 2.7 at most on the shared faces)
 
 
 @dataclass(frozen=True)
@@ -220,18 +220,21 @@ class FaceFinder:
         faces.sort(key=lambda f: -_width(f[0]))
         return _distinct(faces), detector
 
-    def follows_turns(self, small: U8, roll: float) -> bool:
-        """Whether the face found with ``roll`` in the photo whose ``detection_copy`` is
-        ``small`` is found again, its roll turned as much, in that copy turned by each of
-        ``TURN_CHECK_DEG`` (within ``TURN_TOLERANCE_DEG``).
+    def follows_turns(self, small: U8, roll: float, centre: F32) -> bool:
+        """Whether the face found with ``roll`` at ``centre`` (its landmarks' mean, in the
+        pixels of ``small``, the photo's ``detection_copy``) is found again, its roll turned as
+        much, in that copy turned about ``centre`` by each of ``TURN_CHECK_DEG`` (within
+        ``TURN_TOLERANCE_DEG``).
 
         An upright face always is. An upside-down face that the landmarker fitted as upright
         (a roll near 0, the mouth read as the forehead) often is not: it is lost, or its roll
         strays (docs/method.md)."""
-        small = _resize(small, min(1.0, TURN_CHECK_SIDE / max(small.shape[:2])))
+        factor = min(1.0, TURN_CHECK_SIDE / max(small.shape[:2]))
+        small = _resize(small, factor)
         h, w = small.shape[:2]
+        cx, cy = (float(v) * factor for v in centre)
         for angle in TURN_CHECK_DEG:
-            turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
             turned = cv2.warpAffine(small, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
             faces, _ = self.find_all(np.asarray(turned, np.uint8))
             strays = [abs(pose.roll - roll - angle) for _, pose in faces]
@@ -363,8 +366,8 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
             f"{len(faces)} faces of similar size were found in this photo. Please upload a photo "
             "showing only the patient's face."
         )
-    roll = faces[0][1].roll
-    if abs(roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, roll):
+    roll, centre = faces[0][1].roll, faces[0][0].mean(0) * _detection_scale(rgb)
+    if abs(roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, roll, centre):
         raise ExtremePose(
             "The face could not be placed reliably: the photo may be upside down. Please check "
             "that it is the right way up and upload it again."

@@ -259,7 +259,7 @@ class _FixedFace(FaceFinder):
     ) -> tuple[list[tuple[F32, Pose]], str]:
         return [(self._points.copy(), self._pose)], "given"
 
-    def follows_turns(self, small: NDArray[np.uint8], roll: float) -> bool:
+    def follows_turns(self, small: NDArray[np.uint8], roll: float, centre: F32) -> bool:
         return True  # the landmarks given are the upright photo's
 
 

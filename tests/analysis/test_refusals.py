@@ -146,7 +146,7 @@ def test_an_upside_down_face_fitted_upright_is_refused(stem, finder):
 @pytest.mark.parametrize("margin", [0.02, 0.3])
 @pytest.mark.parametrize("stem", ["ccby_emma_bonino_2017", "pd_biden_2013_vp"])
 def test_an_upright_face_follows_the_turns_however_tight_the_frame(stem, margin, finder):
-    # (the most an upright face's roll strayed on the shared faces: 2.3 degrees, of 8 allowed)
+    # (the most an upright face's roll strayed on the shared faces: 2.7 degrees, of 8 allowed)
     rgb = load_image(face_path(stem)).rgb
     points = finder.find_all(rgb)[0][0][0]
     (x0, y0), (x1, y1) = points.min(0), points.max(0)
@@ -154,6 +154,15 @@ def test_an_upright_face_follows_the_turns_however_tight_the_frame(stem, margin,
     crop = rgb[max(0, int(y0 - pad)) : int(y1 + pad), max(0, int(x0 - pad)) : int(x1 + pad)]
     face = find_face(np.ascontiguousarray(crop), finder=finder)
     assert abs(face.pose.roll) < 20.0
+
+
+def test_a_face_in_a_corner_follows_the_turns(finder):
+    # the photo is turned about the face, not about its own centre
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    h, w = rgb.shape[:2]
+    canvas = np.full((2 * h, 2 * w, 3), 128, np.uint8)
+    canvas[h:, w:] = rgb
+    assert abs(find_face(canvas, finder=finder).pose.roll) < 20.0
 
 
 @pytest.mark.parametrize(
