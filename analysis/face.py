@@ -206,7 +206,7 @@ class FaceFinder:
             if self._closed:
                 raise RuntimeError("FaceFinder is closed")
             scale = _detection_scale(rgb)
-            small = _resize(rgb, scale) if small is None else small
+            small = detection_copy(rgb) if small is None else small
             faces = [(pts / scale, pose) for pts, pose in self._landmark(small)]
             detector = "landmarker"
             if not faces:
@@ -366,13 +366,13 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
             f"{len(faces)} faces of similar size were found in this photo. Please upload a photo "
             "showing only the patient's face."
         )
-    roll, centre = faces[0][1].roll, faces[0][0].mean(0) * _detection_scale(rgb)
-    if abs(roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, roll, centre):
+    points, pose = faces[0]
+    centre = points.mean(0) * _detection_scale(rgb)
+    if abs(pose.roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, pose.roll, centre):
         raise ExtremePose(
             "The face could not be placed reliably: the photo may be upside down. Please check "
             "that it is the right way up and upload it again."
         )
-    points, pose = faces[0]
     iris = iris_diameter_px(points)
     if mm_per_px is not None:
         scale, source = float(mm_per_px), "given"
