@@ -119,6 +119,7 @@ from analysis import landmarks as lm
 from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed
+from analysis.expression import ExpressionChange, expression_change
 from analysis.face import FaceFinder, shared_finder
 from analysis.metrics import (
     BETTER,
@@ -299,14 +300,24 @@ class Comparison:
     spot_change: F32  # (H, W) after - before melanin contrast there (OD), 0 elsewhere
     treated_side: str | None = None
     split_face: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    expression: ExpressionChange | None = None  # None: a photo's landmarks had no blendshapes
+
+    @property
+    def issues(self) -> list[dict[str, str]]:
+        """Warnings about the pair as a whole (each photo's own are in its summary)."""
+        issue = self.expression.issue() if self.expression is not None else None
+        return [issue] if issue is not None else []
 
     def to_dict(self) -> dict[str, Any]:
+        issues = self.issues
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "before": self.before.summary(),
             "after": self.after.summary(),
             "registration": self.registration.to_dict(),
             "photometric": self.photometric,
+            "quality": {"ok": not issues, "issues": issues},
+            "expression": None if self.expression is None else self.expression.to_dict(),
             "regions": {
                 region: {m: c.to_dict() for m, c in metrics.items()}
                 for region, metrics in self.changes.items()
@@ -379,7 +390,7 @@ def _landmark_residual(moved: CanonicalFace, before: CanonicalFace, finder: Face
         faces, _ = finder.find_all(face.rgb)
         if not faces:
             return float("nan")
-        found.append(faces[0][0][:468].astype(np.float64))
+        found.append(faces[0].points[:468].astype(np.float64))
     return float(np.median(np.hypot(*(found[0] - found[1]).T)))
 
 
@@ -1143,6 +1154,7 @@ def _compare(
         spot_change=spot_change,
         treated_side=treated_side,
         split_face=split,
+        expression=expression_change(a.face.expression, b.face.expression),
     )
 
 

@@ -12,6 +12,10 @@ Upside down, the landmarker may also fit its upright mesh with a roll near 0. Su
 often does not follow a turn of the photo (``FaceFinder.follows_turns``), and the photo is
 then refused; three of the 19 shared faces turned over still pass (``docs/method.md``).
 
+Expression: the landmarker's blendshape model scores 52 facial movements (ARKit's names,
+0 to 1: ``mouthSmileLeft``, ``browDownRight``, ...) from the mesh; ``Face.expression`` keeps
+them, and ``analysis.expression`` reads a comparison's change of expression from them.
+
 Scale: the visible iris diameter of adults is close to 11.7 mm (Caroline & Andre 2002 report
 11.71 +- 0.42 mm), so ``mm_per_px = 11.7 / iris diameter in px``, averaged over both eyes.
 """
@@ -23,9 +27,9 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -66,6 +70,7 @@ class Face:
     mm_per_px: physical scale at the face, from the irises unless ``scale_source == "given"``.
     other_faces: how many further, clearly smaller faces were seen (see SIMILAR_FACE_RATIO).
     detector: ``"landmarker"`` or ``"full_range"`` (found by the fallback detector).
+    expression: blendshape scores (0-1) by ARKit name; empty when the landmarks were given.
     """
 
     points: F32
@@ -75,6 +80,7 @@ class Face:
     scale_source: str
     other_faces: int = 0
     detector: str = "landmarker"
+    expression: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def width_px(self) -> float:
@@ -86,6 +92,14 @@ class Face:
         right = self.points[lm.RIGHT_IRIS[0]]
         left = self.points[lm.LEFT_IRIS[0]]
         return float(np.hypot(*(left - right)))
+
+
+class Found(NamedTuple):
+    """One face the landmarker fitted: landmarks (photo px), head pose, blendshape scores."""
+
+    points: F32
+    pose: Pose
+    expression: Mapping[str, float]
 
 
 @contextlib.contextmanager
@@ -150,6 +164,7 @@ class FaceFinder:
                     min_face_detection_confidence=0.5,
                     min_face_presence_confidence=0.5,
                     output_facial_transformation_matrixes=True,
+                    output_face_blendshapes=True,
                 )
             )
             self._detector = vision.FaceDetector.create_from_options(
@@ -173,7 +188,7 @@ class FaceFinder:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _landmark(self, rgb: U8) -> list[tuple[F32, Pose]]:
+    def _landmark(self, rgb: U8) -> list[Found]:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
@@ -184,7 +199,9 @@ class FaceFinder:
             pts = np.array([[p.x * w, p.y * h] for p in marks], dtype=np.float32)
             matrices = result.facial_transformation_matrixes
             pose = pose_from_matrix(matrices[i]) if i < len(matrices) else Pose(0.0, 0.0, 0.0)
-            faces.append((pts, pose))
+            shapes = result.face_blendshapes
+            scores = {c.category_name: float(c.score) for c in shapes[i]} if i < len(shapes) else {}
+            faces.append(Found(pts, pose, scores))
         return faces
 
     def _full_range_boxes(self, rgb: U8) -> list[tuple[int, int, int, int]]:
@@ -199,7 +216,7 @@ class FaceFinder:
             boxes.append((b.origin_x, b.origin_y, b.width, b.height))
         return boxes
 
-    def find_all(self, rgb: U8, *, small: U8 | None = None) -> tuple[list[tuple[F32, Pose]], str]:
+    def find_all(self, rgb: U8, *, small: U8 | None = None) -> tuple[list[Found], str]:
         """Each face's landmarks in photo pixels, largest first, and which path found them
         (``small``: the photo's ``detection_copy``, when the caller already has it)."""
         with self._lock:
@@ -207,7 +224,7 @@ class FaceFinder:
                 raise RuntimeError("FaceFinder is closed")
             scale = _detection_scale(rgb)
             small = detection_copy(rgb) if small is None else small
-            faces = [(pts / scale, pose) for pts, pose in self._landmark(small)]
+            faces = [f._replace(points=f.points / scale) for f in self._landmark(small)]
             detector = "landmarker"
             if not faces:
                 detector = "full_range"
@@ -217,7 +234,7 @@ class FaceFinder:
                         faces.extend(self._landmark_in_box(rgb, (x, y, bw, bh), s))
                     if faces:
                         break
-        faces.sort(key=lambda f: -_width(f[0]))
+        faces.sort(key=lambda f: -_width(f.points))
         return _distinct(faces), detector
 
     def follows_turns(self, small: U8, roll: float, centre: F32) -> bool:
@@ -237,7 +254,7 @@ class FaceFinder:
             turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
             turned = cv2.warpAffine(small, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
             faces, _ = self.find_all(np.asarray(turned, np.uint8))
-            strays = [abs(pose.roll - roll - angle) for _, pose in faces]
+            strays = [abs(f.pose.roll - roll - angle) for f in faces]
             if min(strays, default=np.inf) > TURN_TOLERANCE_DEG:
                 return False
         return True
@@ -251,13 +268,13 @@ class FaceFinder:
                 raise RuntimeError("FaceFinder is closed")
             for turn in (180, 90, 270):
                 found = self._landmark(np.ascontiguousarray(np.rot90(small, -(turn // 90))))
-                if any(abs(pose.roll) < SIDEWAYS_ROLL_DEG for _, pose in found):
+                if any(abs(f.pose.roll) < SIDEWAYS_ROLL_DEG for f in found):
                     return turn
         return 0
 
     def _landmark_in_box(
         self, rgb: U8, box: tuple[int, int, int, int], scale: float
-    ) -> list[tuple[F32, Pose]]:
+    ) -> list[Found]:
         x, y, bw, bh = (v / scale for v in box)
         m = FALLBACK_CROP_MARGIN * max(bw, bh)
         x0, y0 = max(0, int(x - m)), max(0, int(y - m))
@@ -268,17 +285,17 @@ class FaceFinder:
         crop_scale = min(4.0, 512 / max(crop.shape[:2]))
         found = self._landmark(_resize(crop, crop_scale))
         offset = np.array([x0, y0], dtype=np.float32)
-        return [(pts / crop_scale + offset, pose) for pts, pose in found[:1]]
+        return [f._replace(points=f.points / crop_scale + offset) for f in found[:1]]
 
 
-def _distinct(faces: list[tuple[F32, Pose]]) -> list[tuple[F32, Pose]]:
+def _distinct(faces: list[Found]) -> list[Found]:
     """``faces`` (largest first) without the ones that are a larger face found again (their
     centre inside its outline): the landmarker can return two meshes of one face, as it did
     for portraits turned on their side or by 120 degrees, which then read as two faces."""
-    kept: list[tuple[F32, Pose]] = []
+    kept: list[Found] = []
     for face in faces:
-        centre = face[0].mean(0)
-        if not any(_inside(centre, other[0]) for other in kept):
+        centre = face.points.mean(0)
+        if not any(_inside(centre, other.points) for other in kept):
             kept.append(face)
     return kept
 
@@ -361,12 +378,12 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
             "No face was found in this photo. Please take a photo of the face from the front, "
             "well lit and filling most of the frame."
         )
-    if len(faces) > 1 and _width(faces[1][0]) >= SIMILAR_FACE_RATIO * _width(faces[0][0]):
+    if len(faces) > 1 and _width(faces[1].points) >= SIMILAR_FACE_RATIO * _width(faces[0].points):
         raise MultipleFaces(
             f"{len(faces)} faces of similar size were found in this photo. Please upload a photo "
             "showing only the patient's face."
         )
-    points, pose = faces[0]
+    points, pose, expression = faces[0]
     centre = points.mean(0) * _detection_scale(rgb)
     if abs(pose.roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, pose.roll, centre):
         raise ExtremePose(
@@ -386,4 +403,5 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
         scale_source=source,
         other_faces=len(faces) - 1,
         detector=detector,
+        expression=dict(expression),
     )

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from analysis.compare import Comparison
+from analysis.expression import GROUP_WORDS
 from analysis.pipeline import Analysis
 from analysis.regions import ANATOMICAL_REGIONS
 from analysis.types import U8, Bool
@@ -151,7 +152,9 @@ def draw_comparison(comparison: Comparison) -> U8:
 
     The change panel colours where lines deepened (red) or faded (green), and likewise the
     spots of either photo (outlined) that darkened or faded; each region carries its
-    wrinkle-severity change, with ``*`` when it exceeds the pair's minimum detectable change.
+    wrinkle-severity change, with ``*`` when it exceeds the pair's minimum detectable change
+    and ``expr`` where the facial expression differs enough to fold its lines
+    (``analysis.expression``), which a note under the change panel names.
     """
     before = comparison.before.canonical.rgb.copy()
     after = comparison.after_canonical.rgb.copy()
@@ -177,6 +180,8 @@ def draw_comparison(comparison: Comparison) -> U8:
         lines = found.mask & regions.skin
         img[lines] = (0.35 * img[lines] + 0.65 * np.array(LINE_COLOUR)).astype(np.uint8)
     font_scale = 0.5
+    expression = comparison.expression
+    folded = set(expression.regions) if expression is not None else set()
     for i, name in enumerate(ANATOMICAL_REGIONS):
         mask = regions.labels == i + 1
         if not mask.any():
@@ -186,9 +191,16 @@ def draw_comparison(comparison: Comparison) -> U8:
             cv2.drawContours(img, contours, -1, OUTLINE_COLOUR, 1, lineType=cv2.LINE_AA)
         change_sev = comparison.changes[name]["wrinkles.severity"]
         ys, xs = np.nonzero(mask)
-        mark = "*" if change_sev.significant else ""
+        mark = ("*" if change_sev.significant else "") + (" expr" if name in folded else "")
         centre = (int(xs.mean()), int(ys.mean()))
         _label(panel, f"{signed_whole(change_sev.delta)}{mark}", centre, font_scale)
+    if expression is not None and expression.changed:
+        moved = ", ".join(GROUP_WORDS[g] for g in expression.changed)
+        note = f"expr: the expression differs ({moved}); change may not be the skin's"
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        h = panel.shape[0]
+        cv2.rectangle(panel, (0, h - 30), (panel.shape[1], h), (0, 0, 0), -1)
+        cv2.putText(panel, note, (10, h - 10), font, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     titles = ("before", "after (registered)", "change: red deeper/darker, green faded")
     panels = []
     for img, title in zip((before, after, panel), titles, strict=True):

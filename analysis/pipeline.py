@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from analysis.canonical import CanonicalFace, to_canonical
+from analysis.expression import movements
 from analysis.face import Face, FaceFinder, find_face
 from analysis.io import LoadLimits, load_image
 from analysis.metrics import METRICS, RegionMetrics, region_metrics
@@ -65,6 +66,7 @@ class Prepared:
                 "scale_source": f.scale_source,
                 "iris_diameter_px": round(f.iris_diameter_px, 2),
                 "detector": f.detector,
+                "expression": {g: round(v, 3) for g, v in movements(f.expression).items()},
             },
             "quality": {
                 "ok": self.quality.ok,

@@ -98,7 +98,7 @@ from skimage import filters, morphology
 from analysis.canonical import CanonicalFace, apply_affine, to_canonical
 from analysis.compare import Comparison, compare
 from analysis.errors import AnalysisError
-from analysis.face import FaceFinder, Pose, find_face
+from analysis.face import FaceFinder, Found, Pose, find_face
 from analysis.io import load_image
 from analysis.metrics import METRICS, SEVERITY_SCALE
 from analysis.pipeline import Analysis, analyze
@@ -256,8 +256,8 @@ class _FixedFace(FaceFinder):
 
     def find_all(
         self, rgb: NDArray[np.uint8], *, small: NDArray[np.uint8] | None = None
-    ) -> tuple[list[tuple[F32, Pose]], str]:
-        return [(self._points.copy(), self._pose)], "given"
+    ) -> tuple[list[Found], str]:
+        return [Found(self._points.copy(), self._pose, {})], "given"
 
     def follows_turns(self, small: NDArray[np.uint8], roll: float, centre: F32) -> bool:
         return True  # the landmarks given are the upright photo's

@@ -246,13 +246,16 @@ def _track_csv(payload: dict[str, Any], followups: list[Path]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     header = ["followup", "file", "region", "metric", "before", "after", "delta", "delta_pct"]
-    writer.writerow([*header, "mdc", "significant", "direction", "improved", "error"])
+    outcome = ["mdc", "significant", "direction", "improved", "error", "expression_changed"]
+    writer.writerow([*header, *outcome])
     for i, (path, item) in enumerate(zip(followups, payload["followups"], strict=True), 1):
         if "error" in item:
             writer.writerow(
-                [i, path.name, "", "", "", "", "", "", "", "", "", "", item["error"]["code"]]
+                [i, path.name, "", "", "", "", "", "", "", "", "", "", item["error"]["code"], ""]
             )
             continue
+        expression = item.get("expression")
+        folded = set(expression["regions"]) if expression is not None else None
         for region, metrics in item["regions"].items():
             for metric, c in metrics.items():
                 writer.writerow(
@@ -270,6 +273,7 @@ def _track_csv(payload: dict[str, Any], followups: list[Path]) -> str:
                         c["direction"],
                         c["improved"],
                         "",
+                        "" if folded is None else region in folded,
                     ]
                 )
     return buf.getvalue()
@@ -297,6 +301,8 @@ def _print_changes(result: dict[str, Any]) -> None:
             cells.append(f"{c['delta']:+.1f} (±{c['mdc']:.1f}) {mark}")
         table.add_row(name, *cells)
     console.print(table)
+    for issue in result.get("quality", {}).get("issues", []):
+        console.print(f"warning ({issue['code']}): {issue['message']}", markup=False)
 
 
 def _setup_logging() -> None:

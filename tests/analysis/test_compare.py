@@ -151,10 +151,19 @@ def test_a_tone_one_cheek_gained_is_called_split_face(finder):
 
 
 def test_obama_pair_compares(finder):
+    """Lips closed in 2010, a broad smile in 2012: the pair is compared, and the comparison
+    says that the smile's regions may read the expression (``analysis.expression``)."""
     c = compare(
         face_path("pd_obama_2010_blueroom"), face_path("pd_obama_2012_official"), finder=finder
     )
     assert c.registration.residual_mm < 1.5
+    d = c.to_dict()
+    assert d["quality"]["ok"] is False
+    assert [i["code"] for i in d["quality"]["issues"]] == ["expression_changed"]
+    assert {"nasolabial_left", "nasolabial_right", "cheek_left"} <= set(d["expression"]["regions"])
+    assert "forehead" not in d["expression"]["regions"]
+    assert d["expression"]["change"]["smile"] > 0.5
+    assert d["before"]["face"]["expression"]["smile"] < 0.3
 
 
 @pytest.mark.parametrize(
@@ -194,6 +203,10 @@ def test_nuisance_only_pair_flags_few_changes(finder):
     assert np.mean(flags) <= 0.08
     for region in ("forehead", "crows_feet_left", "crows_feet_right"):
         assert not c.changes[region]["wrinkles.severity"].significant
+    quality = c.to_dict()["quality"]
+    assert quality == {"ok": True, "issues": []}
+    assert c.expression is not None
+    assert c.expression.regions == ()
 
 
 def test_severity_falls_with_the_depth_the_glabellar_lines_lose(finder):
@@ -492,7 +505,10 @@ def test_track_keeps_going_past_a_failed_followup(tmp_path: Path, capsys, finder
     )
     rows = csv_path.read_text().splitlines()
     assert rows[0].startswith("followup,file,region,metric")
+    assert rows[0].endswith(",error,expression_changed")
     assert len(rows) == 1 + 1 + len(REGIONS) * len(METRICS)
+    assert rows[1].endswith(",unreadable_image,")
+    assert {r.rsplit(",", 1)[1] for r in rows[2:]} == {"False"}  # smiling in both photos
     capsys.readouterr()
     assert main(["track", str(base), str(bad)]) == 3
 
