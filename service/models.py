@@ -156,6 +156,9 @@ class ComparisonValue(Base):
     mdc: Mapped[float | None] = mapped_column(Float)
     significant: Mapped[bool] = mapped_column(Boolean)
     improved: Mapped[bool | None] = mapped_column(Boolean)
+    # the expression differed enough to fold this region's lines (``analysis.expression``);
+    # null where it could not be read
+    expression_changed: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class AuditEntry(Base):

@@ -44,6 +44,7 @@ def timeline(s: Session, subject: m.Subject, metric: str, region: str) -> Timeli
             m.ComparisonValue.delta,
             m.ComparisonValue.mdc,
             m.ComparisonValue.significant,
+            m.ComparisonValue.expression_changed,
         )
         .join(m.Visit, m.Visit.id == m.Photo.visit_id)
         .outerjoin(latest, latest.c.photo_id == m.Photo.id)
@@ -71,7 +72,7 @@ def timeline(s: Session, subject: m.Subject, metric: str, region: str) -> Timeli
         .order_by(m.Photo.id != (base.id if base else ""), repo.when(), m.Photo.id)
     ).all()
     points = []
-    for label, taken_at, photo_id, value, delta, mdc, significant in rows:
+    for label, taken_at, photo_id, value, delta, mdc, significant, expression in rows:
         is_base = base is not None and photo_id == base.id
         points.append(
             TimelinePoint(
@@ -82,6 +83,7 @@ def timeline(s: Session, subject: m.Subject, metric: str, region: str) -> Timeli
                 delta=0.0 if is_base else delta,
                 mdc=None if is_base else mdc,
                 significant=False if is_base else significant,
+                expression_changed=None if is_base else expression,
             )
         )
     return Timeline(subject=subject.code, metric=metric, region=region, points=points)

@@ -283,6 +283,8 @@ def add_comparison(
     )
     s.add(row)
     s.flush()
+    expression = result.get("expression")
+    folded = None if expression is None else set(expression.get("regions", ()))
     values = [
         {
             "comparison_id": row.id,
@@ -292,6 +294,7 @@ def add_comparison(
             "mdc": None if v.get("mdc") is None else float(v["mdc"]),
             "significant": bool(v.get("significant")),
             "improved": v.get("improved"),
+            "expression_changed": None if folded is None else region in folded,
         }
         for region, metrics in result.get("regions", {}).items()
         for metric, v in metrics.items()

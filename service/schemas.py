@@ -31,6 +31,14 @@ COMPARISON_EXAMPLE: dict[str, Any] = {
     "before": {"pipeline_version": "0.1.0"},
     "after": {"pipeline_version": "0.1.0"},
     "registration": {"method": "landmarks", "residual_px": 1.3},
+    "quality": {"ok": True, "issues": []},
+    "expression": {
+        "before": {"smile": 0.12, "eyes_narrowed": 0.3},
+        "after": {"smile": 0.15, "eyes_narrowed": 0.28},
+        "change": {"smile": 0.03, "eyes_narrowed": -0.02},
+        "threshold": 0.5,
+        "regions": [],
+    },
     "regions": {
         "forehead": {
             "wrinkles.severity": {
@@ -176,6 +184,9 @@ class TimelinePoint(BaseModel):
     delta: float | None
     mdc: float | None
     significant: bool | None
+    # the expression differed from the baseline's enough to fold the region's lines (null:
+    # the baseline itself, no comparison, or not read)
+    expression_changed: bool | None = None
 
 
 class Timeline(BaseModel):

@@ -20,6 +20,9 @@ def test_real_pair_is_compared_on_upload_with_the_split_face_side(real_api: Api)
     comparison = follow["comparison"]
     assert comparison["before_photo_id"] == base["photo"]["id"]
     assert comparison["split_face"]["treated_side"] == "left"
+    issues = comparison["quality"]["issues"]  # lips closed at baseline, a broad smile after
+    assert [i["code"] for i in issues] == ["expression_changed"]
+    assert "nasolabial_left" in comparison["expression"]["regions"]
     change = comparison["regions"]["forehead"]["wrinkles.severity"]
     assert set(change) == {
         "before", "after", "delta", "delta_pct", "mdc", "significant", "direction", "improved"
@@ -37,6 +40,9 @@ def test_real_pair_is_compared_on_upload_with_the_split_face_side(real_api: Api)
     assert points[1]["delta"] == pytest.approx(
         comparison["regions"]["full_face"]["wrinkles.severity"]["delta"]
     )
+    assert [p["expression_changed"] for p in points] == [None, True]
+    forehead = real_api.client.get(f"{S}/S1/timeline?region=forehead", headers=h).json()
+    assert [p["expression_changed"] for p in forehead["points"]] == [None, False]
     summary = real_api.client.get(f"/v1/studies/{STUDY}/summary", headers=h).json()
     assert (summary["arms"][0]["arm"], summary["arms"][0]["n"]) == ("ADSC", 1)
 
