@@ -1,16 +1,19 @@
 """How often a comparison calls a real change significant, and a nuisance-only change not.
 
 Run: ``python -m benchmarks.change [--series N] [--faces STEM ...]
-[--site forehead|crows_feet|glabella] [--fade F] [--profile soft|v|flat|exp|oblique]``
+[--site forehead|crows_feet|glabella|under_eye|nasolabial|marionette|upper_lip] [--fade F]
+[--profile soft|v|flat|exp|oblique]``
 
 Each series renders four forehead lines (12-16 % deep, 0.4-0.6 mm wide) and three crow's-feet
 lines per side on a shared real face (and, with ``--site glabella``, two vertical glabellar
-lines); the follow-up fades one site's lines (``--site``, the forehead by default) to
+lines; with the other sites, that site's lines from the anatomical templates of
+``datasets.faces``, as wide and deep); the follow-up fades one site's lines (``--site``, the
+forehead by default) to
 ``--fade`` (a quarter) of their depth and keeps the others'; every photo gets its own
 exposure, white balance, rotation, scale, shift and JPEG quality (``datasets.series``).
 ``--profile`` draws every line with another cross-section. A second pair per series changes
 nothing but those nuisances. Printed: the share of faded regions that read ``significant,
-improved`` (the forehead, each side's crow's feet, or the glabella), the share of series whose
+improved`` (the site's region, or each side's), the share of series whose
 untouched regions of the other sites all read ``unchanged``, the share of region-metrics
 flagged in nuisance-only pairs, the median comparison time, and each region's median severity,
 change and noise floor (``mdc``) in the fade pairs; then the outcomes per face.
@@ -51,6 +54,10 @@ SITE_REGIONS = {
     "forehead": ("forehead",),
     "crows_feet": ("crows_feet_left", "crows_feet_right"),
     "glabella": ("glabella",),
+    "under_eye": ("under_eye_left", "under_eye_right"),
+    "nasolabial": ("nasolabial_left", "nasolabial_right"),
+    "marionette": ("marionette_left", "marionette_right"),
+    "upper_lip": ("upper_lip",),
 }
 
 

@@ -1,18 +1,21 @@
 """Before/after series on a real face with known change: forehead lines that fade, crow's feet
-lines that stay (or the other way round, or glabellar lines that fade while both stay), each
-photo with its own light, white balance, framing and JPEG quality.
+lines that stay (or the other way round, or lines at another site, the glabella, under the
+eyes, the nasolabial folds, the marionette lines or the upper lip, that fade while both stay),
+each photo with its own light, white balance, framing and JPEG quality.
 
 Used by the comparison tests and ``benchmarks/change.py``; the anatomical scenes of
 ``datasets.faces`` are richer, these are small and fast."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
 from analysis import landmarks as lm
 from analysis.face import Face
+from datasets.faces import face_wrinkles
 from datasets.synthetic import (
     LineSpec,
     adjust_exposure,
@@ -25,8 +28,12 @@ from datasets.synthetic import (
 
 BROW_TOPS = [*lm.RIGHT_BROW_UPPER, *lm.LEFT_BROW_UPPER]
 BROW_HEADS = [lm.RIGHT_BROW_UPPER[-1], lm.LEFT_BROW_UPPER[-1]]
-SITES = ("forehead", "crows_feet", "glabella")  # where the lines that fade are drawn
-ALWAYS_DRAWN = ("forehead", "crows_feet")  # the glabella carries lines only when it fades
+# where the lines that fade are drawn: the first three by the functions below, the others from
+# the anatomical templates of ``datasets.faces`` (with this module's width and depth)
+TEMPLATE_SITES = ("under_eye", "nasolabial", "marionette", "upper_lip")
+SITES = ("forehead", "crows_feet", "glabella", *TEMPLATE_SITES)
+ALWAYS_DRAWN = ("forehead", "crows_feet")  # the other sites carry lines only when they fade
+TEMPLATE_COUNTS = {"under_eye": 2, "nasolabial": 1, "marionette": 1, "upper_lip": 3}  # per side
 
 
 def drawn_sites(site: str) -> tuple[str, ...]:
@@ -87,7 +94,34 @@ def glabella_lines(face: Face, rng: np.random.Generator) -> list[LineSpec]:
     return lines
 
 
-LINES = {"forehead": forehead_lines, "crows_feet": crows_feet_lines, "glabella": glabella_lines}
+def template_lines(site: str) -> Callable[[Face, np.random.Generator], list[LineSpec]]:
+    """Lines at one of ``TEMPLATE_SITES`` (both sides where it has two), placed by
+    ``datasets.faces.face_wrinkles``, 0.4-0.6 mm wide and 12-16 % deep like the others."""
+    sides = (site,) if site == "upper_lip" else (f"{site}_right", f"{site}_left")
+    n = TEMPLATE_COUNTS[site]
+
+    def draw(face: Face, rng: np.random.Generator) -> list[LineSpec]:
+        lines = face_wrinkles(
+            face.points,
+            mm_per_px=face.mm_per_px,
+            rng=rng,
+            sites=sides,
+            lines_per_site={s: (n, n) for s in sides},
+            width_mm=(0.4, 0.6),
+            depth=(0.12, 0.16),
+            highlight=(0.15, 0.15),
+        )
+        return [line.spec for line in lines]
+
+    return draw
+
+
+LINES: dict[str, Callable[[Face, np.random.Generator], list[LineSpec]]] = {
+    "forehead": forehead_lines,
+    "crows_feet": crows_feet_lines,
+    "glabella": glabella_lines,
+    **{site: template_lines(site) for site in TEMPLATE_SITES},
+}
 
 
 def faded(lines: list[LineSpec], factor: float) -> list[LineSpec]:

@@ -558,6 +558,15 @@ def test_change_series_fades_the_chosen_site_and_keeps_the_other(
     on["crows_feet"] = lines_mask(series.crows_feet_lines(face, rng))
     glabella = series.glabella_lines(face, rng)  # drawn only when they fade
     on["glabella"] = lines_mask(glabella)
+    for site in series.TEMPLATE_SITES:  # drawn, like the glabella, after the two kept sites
+        rng = np.random.default_rng(3)
+        series.forehead_lines(face, rng)
+        series.crows_feet_lines(face, rng)
+        drawn = series.LINES[site](face, rng)
+        sides = 1 if site == "upper_lip" else 2
+        assert len(drawn) == sides * series.TEMPLATE_COUNTS[site]
+        assert all(0.4 <= x.width_mm <= 0.6 and 0.12 <= x.depth <= 0.16 for x in drawn)
+        on[site] = lines_mask(drawn)
     for site in series.SITES:
         before, after = series.series_pair(skin_canvas, face, 3, site=site)
         change = np.abs(after.astype(float) - before.astype(float)).mean(axis=2)
