@@ -29,6 +29,47 @@ def test_migrations_create_the_schema_of_the_models(database_url: str):
         db.dispose()
 
 
+def test_the_expression_column_keeps_the_values_stored_before_it(tmp_path):
+    """Migration 0002 adds ``comparison_values.expression_changed``: rows stored under 0001
+    keep every value and read null (not known); going back to 0001 keeps them too."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from service.db import MIGRATIONS
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")  # foreign keys not enforced
+    row = {"c": "c1", "r": "forehead", "m": "wrinkles.severity", "d": -2.5, "mdc": 1.1}
+
+    def run(step: str, target: str) -> None:
+        with engine.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.attributes["connection"] = conn
+            getattr(command, step)(cfg, target)
+
+    def values() -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text("SELECT * FROM comparison_values"))]
+
+    try:
+        run("upgrade", "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO comparison_values (comparison_id, region, metric, delta, mdc, "
+                    "significant, improved) VALUES (:c, :r, :m, :d, :mdc, 1, 1)"
+                ),
+                row,
+            )
+        run("upgrade", "head")
+        assert values() == [("c1", "forehead", "wrinkles.severity", -2.5, 1.1, 1, 1, None)]
+        run("downgrade", "0001")
+        assert values() == [("c1", "forehead", "wrinkles.severity", -2.5, 1.1, 1, 1)]
+    finally:
+        engine.dispose()
+
+
 def test_keys_are_stored_as_sha256_only(api: Api):
     key = api.keys[STUDY, "viewer"]
     assert key.startswith("wt_")

@@ -21,7 +21,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table(
-        "comparison_values"
-    ) as batch:  # SQLite has no DROP COLUMN before 3.35
+    # SQLite has no DROP COLUMN before 3.35: batch mode copies the table
+    with op.batch_alter_table("comparison_values") as batch:
         batch.drop_column("expression_changed")
