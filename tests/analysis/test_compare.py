@@ -164,6 +164,14 @@ def test_obama_pair_compares(finder):
     assert "forehead" not in d["expression"]["regions"]
     assert d["expression"]["change"]["smile"] > 0.5
     assert d["before"]["face"]["expression"]["smile"] < 0.3
+    # the overlay marks the smile's regions and says why under the change panel only
+    from analysis.overlay import draw_comparison
+
+    marked, plain = draw_comparison(c), draw_comparison(replace(c, expression=None))
+    width = c.regions.skin.shape[1]
+    assert (marked[:, : 2 * width] == plain[:, : 2 * width]).all()
+    assert (marked[-30:, 2 * width :] != plain[-30:, 2 * width :]).any()
+    assert (marked[:-30, 2 * width :] != plain[:-30, 2 * width :]).any()  # "expr" labels
 
 
 @pytest.mark.parametrize(
