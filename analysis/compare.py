@@ -1154,7 +1154,7 @@ def _compare(
         spot_change=spot_change,
         treated_side=treated_side,
         split_face=split,
-        expression=expression_change(a.face.expression, b.face.expression),
+        expression=expression_change(a.face.expression, b.face.expression, tuple(changes)),
     )
 
 

@@ -108,13 +108,10 @@ class ExpressionChange:
     before: dict[str, float]
     after: dict[str, float]
     threshold: float = EXPRESSION_CHANGE
+    present: tuple[str, ...] = REGIONS  # the regions the comparison has (a side view has fewer)
 
     def change(self, group: str) -> float:
         return self.after[group] - self.before[group]
-
-    def region_change(self, region: str) -> float:
-        """The largest change (absolute) of the movements that fold ``region``."""
-        return max(abs(self.change(g)) for g in region_groups(region))
 
     @property
     def changed(self) -> tuple[str, ...]:
@@ -124,9 +121,9 @@ class ExpressionChange:
 
     @property
     def regions(self) -> tuple[str, ...]:
-        """Regions (of ``REGIONS``, in that order) one of whose movements changed."""
+        """Regions (of ``present``, in ``REGIONS`` order) one of whose movements changed."""
         moved = set(self.changed)
-        return tuple(r for r in REGIONS if moved & set(region_groups(r)))
+        return tuple(r for r in REGIONS if r in self.present and moved & set(region_groups(r)))
 
     def issue(self) -> dict[str, str] | None:
         """The warning for the comparison's ``quality.issues``; None when nothing changed."""
@@ -158,11 +155,14 @@ class ExpressionChange:
 
 
 def expression_change(
-    before: Mapping[str, float], after: Mapping[str, float]
+    before: Mapping[str, float],
+    after: Mapping[str, float],
+    present: tuple[str, ...] = REGIONS,
 ) -> ExpressionChange | None:
-    """The change of expression between two faces' blendshapes; None when either has none
-    (landmarks given by the caller, not found by the landmarker)."""
+    """The change of expression between two faces' blendshapes, for the regions ``present``;
+    None when either face has none (landmarks given by the caller, not found by the
+    landmarker)."""
     a, b = movements(before), movements(after)
     if not a or not b:
         return None
-    return ExpressionChange(a, b)
+    return ExpressionChange(a, b, present=tuple(present))

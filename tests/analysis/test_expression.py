@@ -84,6 +84,10 @@ def test_a_frown_flags_the_brows_and_a_smaller_change_flags_nothing():
     assert slight is not None
     assert slight.regions == ()
     assert slight.issue() is None
+    # a side view's comparison has no far-side regions, and names none
+    side = expression_change(_neutral(), _neutral(mouthSmileLeft=0.9), ("cheek_left", "chin"))
+    assert side is not None
+    assert side.regions == ("cheek_left",)
     # the change is the same either way round (a frown relaxed folds as much)
     relaxed = expression_change(_neutral(browDownRight=0.8), _neutral())
     assert relaxed is not None
