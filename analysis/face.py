@@ -46,6 +46,7 @@ SIDEWAYS_ROLL_DEG = 60.0  # a face tilted this far lies in a photo turned on its
 TURN_CHECK_DEG = (-20.0, 20.0)  # the photo is turned by these to see the face's roll follow
 TURN_CHECK_SIDE = 640  # ... on a copy this size (the mesh model looks at 256 px)
 TURN_TOLERANCE_DEG = 8.0  # ... within this (upright faces: 2.7 at most on the shared faces)
+TURNED_AWAY_DEG = 35.0  # a fit this far turned that fails the check may be a turned head too
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,12 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
     points, pose, expression = faces[0]
     centre = points.mean(0) * _detection_scale(rgb)
     if abs(pose.roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, pose.roll, centre):
+        if abs(pose.yaw) >= TURNED_AWAY_DEG:  # the quality gate's limit: refused either way
+            raise ExtremePose(
+                f"The face could not be placed reliably: the head is turned far from the camera "
+                f"({abs(pose.yaw):.0f}°), or the photo is upside down. Please take the photo "
+                "facing the camera, the right way up."
+            )
         raise ExtremePose(
             "The face could not be placed reliably: the photo may be upside down. Please check "
             "that it is the right way up and upload it again."

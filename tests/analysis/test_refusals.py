@@ -143,6 +143,22 @@ def test_an_upside_down_face_fitted_upright_is_refused(stem, finder):
     assert "upside down" in info.value.message
 
 
+def test_a_face_turned_far_from_the_camera_is_not_called_upside_down(finder):
+    """Turned 40 degrees (a piecewise-affine warp), Tillerson's face is fitted 45 degrees
+    turned and that fit does not follow a turn of the photo: the refusal names the turn, and
+    an upside-down photo as the other possibility (Shevardnadze's, turned over, is fitted 40
+    degrees turned)."""
+    from datasets.faces import head_yaw
+
+    rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    face = find_face(rgb, finder=finder)
+    turned, _ = head_yaw(rgb, face.points, yaw_deg=-40.0, mm_per_px=face.mm_per_px)
+    with pytest.raises(AnalysisError) as info:
+        analyze(turned, finder=finder)
+    assert info.value.code == "extreme_pose"
+    assert "turned far from the camera" in info.value.message
+
+
 @pytest.mark.parametrize("margin", [0.02, 0.3])
 @pytest.mark.parametrize("stem", ["ccby_emma_bonino_2017", "pd_biden_2013_vp"])
 def test_an_upright_face_follows_the_turns_however_tight_the_frame(stem, margin, finder):
