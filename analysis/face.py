@@ -132,8 +132,10 @@ def pose_from_matrix(matrix: Any) -> Pose:
     return Pose(float(yaw), float(pitch), float(roll))
 
 
-def iris_diameter_px(points: F32) -> float:
-    """Mean horizontal visible-iris diameter of both eyes, in pixels.
+def iris_diameter_px(points: F32, *, nearer: bool = False) -> float:
+    """Mean horizontal visible-iris diameter of both eyes, in pixels; with ``nearer``, the
+    larger of the two (a side view's nearer eye: the far one is foreshortened more, and the
+    nose and lids cut into it).
 
     The horizontal chord is used because the lids often cover the top and bottom of the iris.
     """
@@ -141,7 +143,7 @@ def iris_diameter_px(points: F32) -> float:
     for iris in (lm.RIGHT_IRIS, lm.LEFT_IRIS):
         contour = points[list(iris[1:])]
         diameters.append(float(contour[:, 0].max() - contour[:, 0].min()))
-    return float(np.mean(diameters))
+    return float(max(diameters) if nearer else np.mean(diameters))
 
 
 class FaceFinder:
@@ -358,8 +360,15 @@ def shared_finder() -> FaceFinder:
         return _shared
 
 
-def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | None = None) -> Face:
-    """The face to measure in ``rgb``.
+def find_face(
+    rgb: U8,
+    *,
+    mm_per_px: float | None = None,
+    finder: FaceFinder | None = None,
+    side_view: bool = False,
+) -> Face:
+    """The face to measure in ``rgb`` (``side_view``: a three-quarter view, whose scale comes
+    from the nearer iris).
 
     Rule for several faces: when the second-largest face is at least ``SIMILAR_FACE_RATIO`` as
     wide as the largest, it is unclear whose skin to measure and the photo is refused with
@@ -397,7 +406,7 @@ def find_face(rgb: U8, *, mm_per_px: float | None = None, finder: FaceFinder | N
             "The face could not be placed reliably: the photo may be upside down. Please check "
             "that it is the right way up and upload it again."
         )
-    iris = iris_diameter_px(points)
+    iris = iris_diameter_px(points, nearer=side_view)
     if mm_per_px is not None:
         scale, source = float(mm_per_px), "given"
     else:

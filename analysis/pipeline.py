@@ -17,6 +17,7 @@ from analysis.io import LoadLimits, load_image
 from analysis.metrics import METRICS, RegionMetrics, region_metrics
 from analysis.pigment import PigmentMaps, pigment_maps
 from analysis.quality import (
+    QualityIssue,
     QualityReport,
     QualityThresholds,
     check_exposure,
@@ -24,7 +25,7 @@ from analysis.quality import (
     glasses_warning,
     hair_warning,
 )
-from analysis.regions import REGIONS, RegionMasks, region_masks
+from analysis.regions import REGIONS, RegionMasks, hidden_regions, region_masks, without
 from analysis.types import Photo
 from analysis.wrinkles import WrinkleMap, detect_wrinkles
 
@@ -43,6 +44,7 @@ class Prepared:
     quality: QualityReport
     canonical: CanonicalFace
     regions: RegionMasks
+    view: str = field(default="frontal", kw_only=True)  # regions.VIEWS
 
     def summary(self) -> dict[str, Any]:
         """The analysis JSON without the per-region table."""
@@ -56,6 +58,7 @@ class Prepared:
                 "sha256": self.photo.sha256,
                 "format": self.photo.source_format,
             },
+            "view": self.view,
             "face": {
                 "pose": {
                     "yaw": round(f.pose.yaw, 2),
@@ -107,25 +110,37 @@ def prepare(
     limits: LoadLimits = LoadLimits(),
     thresholds: QualityThresholds = QualityThresholds(),
     clock: _Clock | None = None,
+    view: str = "frontal",
 ) -> Prepared:
-    """Load, find the face, pass the quality gate, warp to the canonical face, place regions.
+    """Load, find the face, pass the quality gate, warp to the canonical face, place regions
+    (those ``view`` shows).
 
     Raises ``AnalysisError`` (see ``analyze``)."""
     if mm_per_px is not None and not (np.isfinite(mm_per_px) and 0.001 <= mm_per_px <= 5.0):
         raise ValueError(f"mm_per_px must be between 0.001 and 5 mm, got {mm_per_px}")
+    hidden = hidden_regions(view)  # a bad view fails before any work
     clock = clock or _Clock()
     photo = image if isinstance(image, Photo) else load_image(image, limits=limits)
     clock.lap("load")
-    face = find_face(photo.rgb, mm_per_px=mm_per_px, finder=finder)
+    face = find_face(photo.rgb, mm_per_px=mm_per_px, finder=finder, side_view=view != "frontal")
     clock.lap("landmarks")
-    issues, sharp = check_face(photo.rgb, face, thresholds)
+    issues, sharp = check_face(photo.rgb, face, thresholds, view=view)
     clock.lap("quality")
     canonical = to_canonical(photo.rgb, face)
     clock.lap("canonical")
-    regions = region_masks(canonical)
+    regions = without(region_masks(canonical), hidden)
     exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
     issues += exposure + hair_warning(regions.hair_fraction, thresholds)
     issues += glasses_warning(canonical, thresholds)
+    if hidden:
+        where = ", ".join(r.replace("_", " ") for r in hidden)
+        issues.append(
+            QualityIssue(
+                "region_not_visible",
+                "warning",
+                f"A {view} view shows the {view} side of the face: {where} are not measured.",
+            )
+        )
     clock.lap("regions")
     quality = QualityReport(
         issues=tuple(issues),
@@ -134,7 +149,9 @@ def prepare(
         clipped_fraction=clipped,
         median_grey=grey,
     )
-    return Prepared(photo=photo, face=face, quality=quality, canonical=canonical, regions=regions)
+    return Prepared(
+        photo=photo, face=face, quality=quality, canonical=canonical, regions=regions, view=view
+    )
 
 
 def analyze(
@@ -144,6 +161,7 @@ def analyze(
     finder: FaceFinder | None = None,
     limits: LoadLimits = LoadLimits(),
     thresholds: QualityThresholds = QualityThresholds(),
+    view: str = "frontal",
 ) -> Analysis:
     """Measure one face photo.
 
@@ -154,6 +172,10 @@ def analyze(
     mm_per_px:
         Known physical pixel size at the face (ruler, calibration target); otherwise estimated
         from the irises.
+    view:
+        ``frontal`` (all regions), or ``left`` / ``right``: a three-quarter view of the subject's
+        own left or right side, which carries that side's regions and the midline's; the far
+        side's are left out and listed in a ``region_not_visible`` warning.
 
     Raises
     ------
@@ -162,7 +184,13 @@ def analyze(
     """
     clock = _Clock()
     p = prepare(
-        image, mm_per_px=mm_per_px, finder=finder, limits=limits, thresholds=thresholds, clock=clock
+        image,
+        mm_per_px=mm_per_px,
+        finder=finder,
+        limits=limits,
+        thresholds=thresholds,
+        clock=clock,
+        view=view,
     )
     wrinkles, pigments, metrics = measure_canonical(p.canonical, p.regions, clock)
     return Analysis(
@@ -171,6 +199,7 @@ def analyze(
         quality=p.quality,
         canonical=p.canonical,
         regions=p.regions,
+        view=p.view,
         wrinkles=wrinkles,
         pigments=pigments,
         metrics=metrics,

@@ -97,6 +97,10 @@ def sharpness(rgb: U8, face: Face) -> float:
     return float(np.abs(crop - g1).mean() / max(float(np.abs(g1 - g3).mean()), 1e-6))
 
 
+# a side view turned the other way by more than this shows the other side
+SIDE_MISMATCH_DEG = 10.0
+
+
 def _pose_refusal(yaw: float, pitch: float, roll: float) -> str:
     """What a pose past the limits is told: a face rolled by ``SIDEWAYS_ROLL_DEG`` or more is
     a photo on its side (by ``180 - SIDEWAYS_ROLL_DEG`` or more, upside down), and the photo is
@@ -115,10 +119,14 @@ def _pose_refusal(yaw: float, pitch: float, roll: float) -> str:
 
 
 def check_face(
-    rgb: U8, face: Face, t: QualityThresholds = QualityThresholds()
+    rgb: U8, face: Face, t: QualityThresholds = QualityThresholds(), *, view: str = "frontal"
 ) -> tuple[list[QualityIssue], float]:
     """Geometry and sharpness checks on the photo; raises on errors, returns the warnings and
-    the sharpness."""
+    the sharpness.
+
+    ``view``: a side view (``left``, ``right``) is expected to be turned, so its turn gets no
+    ``pose`` warning, but it must show the side it names (``SIDE_MISMATCH_DEG``); the limits
+    of ``t`` hold for every view."""
     issues: list[QualityIssue] = []
     iod = face.interocular_px
     if iod < t.min_interocular_px:
@@ -140,7 +148,14 @@ def check_face(
     yaw, pitch, roll = face.pose.yaw, face.pose.pitch, face.pose.roll
     if abs(yaw) > t.max_yaw_deg or abs(pitch) > t.max_pitch_deg or abs(roll) > t.max_roll_deg:
         raise ExtremePose(_pose_refusal(yaw, pitch, roll))
-    if abs(yaw) > t.warn_yaw_deg or abs(pitch) > t.warn_pitch_deg:
+    shown = "left" if yaw < 0 else "right"  # the subject's side a turned head shows
+    if view != "frontal" and shown != view and abs(yaw) > SIDE_MISMATCH_DEG:
+        raise ExtremePose(
+            f"This photo shows the face's {shown} side (turned {abs(yaw):.0f}°), but it was "
+            f"given as a {view} view. Please check the view, or take the photo again showing "
+            f"the {view} side."
+        )
+    if (view == "frontal" and abs(yaw) > t.warn_yaw_deg) or abs(pitch) > t.warn_pitch_deg:
         issues.append(
             QualityIssue(
                 "pose",

@@ -10,7 +10,7 @@ frame's bars across the nose.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -39,6 +39,9 @@ ANATOMICAL_REGIONS: tuple[str, ...] = (
 )
 REGIONS: tuple[str, ...] = (*ANATOMICAL_REGIONS, "full_face")
 SPLIT_FACE_PAIRS: tuple[str, ...] = ("under_eye", "crows_feet", "cheek", "nasolabial", "marionette")
+# how a photo was taken (DESIGN): from the front, or a three-quarter view of the subject's own
+# left or right side, which carries the regions of that side and of the midline only
+VIEWS: tuple[str, ...] = ("frontal", "left", "right")
 
 # Exclusion margins around features (mm): lashes, brow hairs, lip and nostril edges.
 EYE_MARGIN_MM = 2.5
@@ -72,6 +75,28 @@ class RegionMasks:
         if name == "full_face":
             return self.skin
         return np.asarray(self.labels == ANATOMICAL_REGIONS.index(name) + 1)
+
+
+def hidden_regions(view: str) -> tuple[str, ...]:
+    """The regions a photo taken from ``view`` does not show: none from the front; the far
+    side's (``crows_feet_right``, ... for a ``left`` view) from the side."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if view == "frontal":
+        return ()
+    far = "_right" if view == "left" else "_left"
+    return tuple(r for r in ANATOMICAL_REGIONS if r.endswith(far))
+
+
+def without(regions: RegionMasks, names: tuple[str, ...]) -> RegionMasks:
+    """``regions`` with the regions ``names`` taken out of the labels (not measured, not
+    drawn); their pixels stay skin, part of ``full_face``."""
+    if not names:
+        return regions
+    labels = regions.labels.copy()
+    for name in names:
+        labels[labels == ANATOMICAL_REGIONS.index(name) + 1] = 0
+    return replace(regions, labels=labels)
 
 
 def _fill(shape: tuple[int, int], polygon: F64) -> Bool:

@@ -122,13 +122,23 @@ def analyze(
         float | None,
         typer.Option("--mm-per-px", min=0.001, max=5.0, help="Known pixel size at the face (mm)."),
     ] = None,
+    view: Annotated[
+        str,
+        typer.Option(
+            help="frontal, or left/right: a three-quarter view of the subject's own side, "
+            "measured on that side's regions and the midline's."
+        ),
+    ] = "frontal",
 ) -> None:
     """Measure one photo: per-region wrinkle, pigmentation, redness and texture metrics."""
     from analysis import analyze as run_analysis
+    from analysis.regions import VIEWS
 
     _require_file(image)
+    if view not in VIEWS:
+        _fail(f"--view must be one of {', '.join(VIEWS)}, not {view!r}", EXIT_USAGE)
     try:
-        result = run_analysis(image, mm_per_px=mm_per_px)
+        result = run_analysis(image, mm_per_px=mm_per_px, view=view)
     except AnalysisError as err:
         _emit_json(err.to_dict(), json_out if json_out and json_out != "-" else None)
         sys.stdout.write(json.dumps(err.to_dict(), indent=2) + "\n")

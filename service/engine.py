@@ -67,11 +67,11 @@ class Engine:
 
         shared_finder()
 
-    def run_analysis(self, data: bytes) -> Any:
+    def run_analysis(self, data: bytes, view: str = "frontal") -> Any:
         from analysis import analyze
         from analysis.face import shared_finder
 
-        return analyze(data, finder=shared_finder())
+        return analyze(data, finder=shared_finder(), view=view)
 
     def comparer(self) -> Callable[..., Any]:
         """``compare(before, after, *, treated_side, memo)``; raises ComparisonUnavailable."""
@@ -119,9 +119,9 @@ class Engine:
 
     # the service's calls ----------------------------------------------------------------------
 
-    async def analyze(self, data: bytes, sha256: str) -> dict[str, Any]:
-        """The analysis JSON of ``data`` (raises ``AnalysisError``)."""
-        result = await self._run(self._analysis, sha256, lambda: data)
+    async def analyze(self, data: bytes, sha256: str, view: str = "frontal") -> dict[str, Any]:
+        """The analysis JSON of ``data`` taken from ``view`` (raises ``AnalysisError``)."""
+        result = await self._run(self._analysis, sha256, lambda: data, view)
         return dict(result.to_dict())
 
     async def compare(
@@ -131,9 +131,9 @@ class Engine:
         result = await self._run(self._comparison, before, after, treated_side)
         return dict(result.to_dict())
 
-    async def photo_overlay(self, photo: tuple[str, Path]) -> bytes:
-        """The overlay PNG of a stored photo."""
-        return await self._run(lambda: _png(self.draw_photo(self._analysis(*_reader(photo)))))
+    async def photo_overlay(self, photo: tuple[str, Path], view: str = "frontal") -> bytes:
+        """The overlay PNG of a stored photo taken from ``view``."""
+        return await self._run(lambda: _png(self.draw_photo(self._analysis(*_reader(photo), view))))
 
     async def pair_overlay(
         self, before: tuple[str, Path], after: tuple[str, Path], treated_side: str | None
@@ -163,8 +163,10 @@ class Engine:
             self._cache[key] = result
         return result
 
-    def _analysis(self, sha256: str, read: Callable[[], bytes]) -> Any:
-        return self._cached((sha256,), lambda: self.run_analysis(read()))
+    def _analysis(self, sha256: str, read: Callable[[], bytes], view: str = "frontal") -> Any:
+        # a frontal analysis keeps its old key; a side view's regions differ
+        key = (sha256,) if view == "frontal" else (sha256, f"view:{view}")
+        return self._cached(key, lambda: self.run_analysis(read(), view))
 
     def _comparison(
         self, before: tuple[str, Path], after: tuple[str, Path], treated_side: str | None

@@ -53,7 +53,7 @@ async def upload_photo(
         return first, True
     start = time.perf_counter()
     try:
-        analysis = await state.engine.analyze(clean, sha256)
+        analysis = await state.engine.analyze(clean, sha256, upload.form.view)
     except AnalysisError as err:
         metrics.analyses.labels(err.code).inc()
         raise

@@ -148,7 +148,7 @@ async def photo_overlay(photo_id: str, who: Viewer, state: StateDep) -> Response
     """Region outlines, wrinkle lines and spots drawn on the photo."""
     photo = await run_in_threadpool(_photo, state, who.study_id, photo_id)
     path = state.store.path(photo.study_id, photo.subject_id, photo.sha256)
-    png = await state.engine.photo_overlay((photo.sha256, path))
+    png = await state.engine.photo_overlay((photo.sha256, path), photo.view)
     return Response(png, media_type="image/png")
 
 

@@ -162,7 +162,7 @@ class FakeEngine(Engine):
     def load_models(self) -> None:
         pass
 
-    def run_analysis(self, data: bytes) -> FakeAnalysis:
+    def run_analysis(self, data: bytes, view: str = "frontal") -> FakeAnalysis:
         import hashlib
 
         if not data.startswith(b"FAKE"):

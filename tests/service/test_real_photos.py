@@ -86,3 +86,28 @@ def test_a_real_face_is_stored_without_identifying_metadata(real_api: Api):
             f"/v1/studies/{STUDY}/export.csv", headers=real_api.auth("viewer")
         ).text
     )
+
+
+@pytest.mark.slow
+def test_a_side_view_upload_is_measured_on_its_side(real_api: Api):
+    """A photo uploaded as a left view (DESIGN) carries the left side's regions and the
+    midline's, says which are not visible, draws only those, and is not compared with the
+    frontal baseline."""
+    h = real_api.auth("uploader")
+    photo = jpeg_face("pd_colin_powell_official")
+    frontal = real_api.upload("S1", photo, visit="baseline").json()
+    side = real_api.upload("S1", photo, visit="week4", view="left").json()
+    assert side["photo"]["view"] == "left"
+    regions = side["analysis"]["regions"]
+    assert "crows_feet_left" in regions
+    assert not [r for r in regions if r.endswith("_right")]
+    assert len(frontal["analysis"]["regions"]) == 15
+    codes = [i["code"] for i in side["analysis"]["quality"]["issues"]]
+    assert "region_not_visible" in codes
+    assert side["comparison"] is None
+    overlays = [
+        real_api.client.get(f"/v1/photos/{p['photo']['id']}/overlay.png", headers=h)
+        for p in (frontal, side)
+    ]
+    assert [o.status_code for o in overlays] == [200, 200]
+    assert overlays[0].content != overlays[1].content  # the right-hand regions are not drawn
