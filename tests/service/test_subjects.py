@@ -119,10 +119,10 @@ class _HeldEngine(FakeEngine):
         super().__init__()
         self.entered, self.go = threading.Event(), threading.Event()
 
-    def run_analysis(self, data: bytes) -> Any:
+    def run_analysis(self, data: bytes, view: str = "frontal") -> Any:
         self.entered.set()
         assert self.go.wait(30)
-        return super().run_analysis(data)
+        return super().run_analysis(data, view)
 
 
 def test_results_computed_across_an_erasure_are_not_kept_in_memory():
