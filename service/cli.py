@@ -122,21 +122,13 @@ def analyze(
         float | None,
         typer.Option("--mm-per-px", min=0.001, max=5.0, help="Known pixel size at the face (mm)."),
     ] = None,
-    view: Annotated[
-        str,
-        typer.Option(
-            help="frontal, or left/right: a three-quarter view of the subject's own side, "
-            "measured on that side's regions and the midline's."
-        ),
-    ] = "frontal",
+    view: ViewOption = "frontal",
 ) -> None:
     """Measure one photo: per-region wrinkle, pigmentation, redness and texture metrics."""
     from analysis import analyze as run_analysis
-    from analysis.regions import VIEWS
 
     _require_file(image)
-    if view not in VIEWS:
-        _fail(f"--view must be one of {', '.join(VIEWS)}, not {view!r}", EXIT_USAGE)
+    _check_view(view)
     try:
         result = run_analysis(image, mm_per_px=mm_per_px, view=view)
     except AnalysisError as err:
@@ -155,6 +147,23 @@ def analyze(
             _write_png(mask, wrinkle_mask(result))
     if json_out != "-":
         _print_summary(payload)
+
+
+ViewOption = Annotated[
+    str,
+    typer.Option(
+        "--view",
+        help="frontal, or left/right: a three-quarter view of the subject's own side, "
+        "measured on that side's regions and the midline's.",
+    ),
+]
+
+
+def _check_view(view: str) -> None:
+    from analysis.regions import VIEWS
+
+    if view not in VIEWS:
+        _fail(f"--view must be one of {', '.join(VIEWS)}, not {view!r}", EXIT_USAGE)
 
 
 TreatedSide = Annotated[
@@ -183,6 +192,7 @@ def compare(
         Path | None, typer.Option(help="Write before | after | change as PNG.")
     ] = None,
     treated_side: TreatedSide = None,
+    view: ViewOption = "frontal",
 ) -> None:
     """Compare two photos of the same face: per-region change with its noise floor."""
     from analysis import compare as run_compare
@@ -190,8 +200,9 @@ def compare(
     _require_file(before)
     _require_file(after)
     _check_side(treated_side)
+    _check_view(view)
     try:
-        result = run_compare(before, after, treated_side=treated_side)
+        result = run_compare(before, after, treated_side=treated_side, view=view)
     except AnalysisError as err:
         _emit_json(err.to_dict(), json_out if json_out and json_out != "-" else None)
         sys.stdout.write(json.dumps(err.to_dict(), indent=2) + "\n")
@@ -219,6 +230,7 @@ def track(
         Path | None, typer.Option("--csv", help="One row per follow-up x region x metric.")
     ] = None,
     treated_side: TreatedSide = None,
+    view: ViewOption = "frontal",
 ) -> None:
     """Compare each follow-up with the baseline; a failed follow-up does not stop the others."""
     from analysis import track as run_track
@@ -226,8 +238,9 @@ def track(
     for path in (baseline, *followups):
         _require_file(path)
     _check_side(treated_side)
+    _check_view(view)
     try:
-        result = run_track(baseline, followups, treated_side=treated_side)
+        result = run_track(baseline, followups, treated_side=treated_side, view=view)
     except AnalysisError as err:
         body = err.for_photo("baseline").to_dict()
         _emit_json(body, json_out if json_out and json_out != "-" else None)

@@ -81,3 +81,30 @@ def test_cli_analyze_takes_a_view(tmp_path: Path, capsys):
     assert "cheek_right" not in body["regions"]
     assert main(["analyze", str(photo), "--view", "profile"]) == 2
     assert "--view must be one of frontal, left, right" in capsys.readouterr().err
+
+
+def test_side_views_are_compared_on_their_own_side(tmp_path: Path, finder):
+    """Two re-takes of Powell's portrait (their own light, framing and JPEG) compared as left
+    views: the change covers the left side's regions and the midline's only, the split-face
+    block has no pair to read, and a re-take flags few changes. The CLI takes the view."""
+    import cv2
+
+    from analysis import compare
+    from datasets.series import series_pair
+
+    rgb = load_image(face_path("pd_colin_powell_official")).rgb
+    face = find_face(rgb, finder=finder)
+    before, after = series_pair(rgb, face, seed=3, fade=1.0)
+    c = compare(before, after, finder=finder, view="left", treated_side="left")
+    assert set(c.changes) == {r for r in REGIONS if not r.endswith("_right")}
+    assert c.split_face == {}
+    flags = [x.significant for r in c.changes.values() for x in r.values()]
+    assert sum(flags) / len(flags) <= 0.08
+    paths = []
+    for name, img in (("before", before), ("after", after)):
+        paths.append(tmp_path / f"{name}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "side.json"
+    assert main(["compare", *map(str, paths), "--view", "left", "--json", str(out)]) == 0
+    assert "marionette_right" not in json.loads(out.read_text())["regions"]
+    assert main(["track", *map(str, paths), "--view", "middle"]) == 2
