@@ -330,6 +330,15 @@ def _weighted_centres(
     low = max(LOW, TEXTURE_LOW * texture)
     high = max(HIGH, TEXTURE_HIGH * texture)
     ridge = _non_max_suppression(strength, theta) & (strength >= 0.5 * low)
+    # Evidence accumulates along a line: each centre pixel's evidence is the valley strength
+    # averaged along its own direction over +-EVIDENCE_MM (Gaussian weights). A fold keeps its
+    # strength over that stretch; texture flecks average down. The weight ramps from 0 to 1
+    # between ``low`` and ``high`` evidence: every step is local and continuous, so a tiny
+    # change of the photo moves the metrics a little instead of flipping whole lines. A pixel
+    # at or under ``low`` weighs 0 whatever else it passes, so the two-sided test (and the
+    # scale it needs), each pixel's own, runs on the others only.
+    evidence = _along_line_mean(strength, theta, face.px(EVIDENCE_MM), ridge)
+    ridge &= evidence > low
     sigma = _refined_sigma(bank, _sigmas_px(face), ridge)
     ridge = _two_sided(ridge, rel, sigma, theta)
     free = None  # where a chain's length counts (off pigmented spots)
@@ -337,13 +346,6 @@ def _weighted_centres(
         free = ~within(exclude, face.px(EXCLUDE_MARGIN_MM))
     step = 1.0 / np.maximum(np.abs(np.cos(theta)), np.abs(np.sin(theta)))
     length = np.where(ridge, step * face.mm_per_px, 0.0).astype(np.float32)
-
-    # Evidence accumulates along a line: each centre pixel's evidence is the valley strength
-    # averaged along its own direction over +-EVIDENCE_MM (Gaussian weights). A fold keeps its
-    # strength over that stretch; texture flecks average down. The weight ramps from 0 to 1
-    # between ``low`` and ``high`` evidence: every step is local and continuous, so a tiny
-    # change of the photo moves the metrics a little instead of flipping whole lines.
-    evidence = _along_line_mean(strength, theta, face.px(EVIDENCE_MM), ridge)
     weight = np.where(
         ridge, np.clip((evidence - low) / max(high - low, 1e-6), 0.0, 1.0), 0.0
     ).astype(np.float32)
