@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from analysis.quality import in_words
 from analysis.regions import REGIONS
 
 # movements, each the largest of these blendshape scores (both sides)
@@ -132,7 +133,7 @@ class ExpressionChange:
         what = ", ".join(
             f"{GROUP_WORDS[g]} {self.before[g]:.2f} -> {self.after[g]:.2f}" for g in self.changed
         )
-        where = ", ".join(r.replace("_", " ") for r in self.regions if r != "full_face")
+        where = in_words([r for r in self.regions if r != "full_face"])
         return {
             "code": "expression_changed",
             "severity": "warning",

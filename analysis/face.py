@@ -46,7 +46,7 @@ SIDEWAYS_ROLL_DEG = 60.0  # a face tilted this far lies in a photo turned on its
 TURN_CHECK_DEG = (-20.0, 20.0)  # the photo is turned by these to see the face's roll follow
 TURN_CHECK_SIDE = 640  # ... on a copy this size (the mesh model looks at 256 px)
 TURN_TOLERANCE_DEG = 8.0  # ... within this (upright faces: 2.7 at most on the shared faces)
-TURNED_AWAY_DEG = 35.0  # a fit this far turned that fails the check may be a turned head too
+MAX_YAW_DEG = 35.0  # the most turn a face is measured at (the quality gate's default limit)
 
 
 @dataclass(frozen=True)
@@ -396,7 +396,7 @@ def find_face(
     points, pose, expression = faces[0]
     centre = points.mean(0) * _detection_scale(rgb)
     if abs(pose.roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, pose.roll, centre):
-        if abs(pose.yaw) >= TURNED_AWAY_DEG:  # the quality gate's limit: refused either way
+        if abs(pose.yaw) >= MAX_YAW_DEG:  # refused by the gate either way: say both
             raise ExtremePose(
                 f"The face could not be placed reliably: the head is turned far from the camera "
                 f"({abs(pose.yaw):.0f}°), or the photo is upside down. Please take the photo "

@@ -17,13 +17,13 @@ from analysis.io import LoadLimits, load_image
 from analysis.metrics import METRICS, RegionMetrics, region_metrics
 from analysis.pigment import PigmentMaps, pigment_maps
 from analysis.quality import (
-    QualityIssue,
     QualityReport,
     QualityThresholds,
     check_exposure,
     check_face,
     glasses_warning,
     hair_warning,
+    hidden_warning,
 )
 from analysis.regions import REGIONS, RegionMasks, hidden_regions, region_masks, without
 from analysis.types import Photo
@@ -132,15 +132,7 @@ def prepare(
     exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
     issues += exposure + hair_warning(regions.hair_fraction, thresholds)
     issues += glasses_warning(canonical, thresholds)
-    if hidden:
-        where = ", ".join(r.replace("_", " ") for r in hidden)
-        issues.append(
-            QualityIssue(
-                "region_not_visible",
-                "warning",
-                f"A {view} view shows the {view} side of the face: {where} are not measured.",
-            )
-        )
+    issues += hidden_warning(view, hidden)
     clock.lap("regions")
     quality = QualityReport(
         issues=tuple(issues),

@@ -24,6 +24,7 @@ Rules (thresholds in ``QualityThresholds``, all configurable):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -33,7 +34,7 @@ from analysis import landmarks as lm
 from analysis.canonical import CanonicalFace
 from analysis.colour import luminance
 from analysis.errors import BadExposure, ExtremePose, FaceTooSmall, TooBlurry
-from analysis.face import SIDEWAYS_ROLL_DEG, Face
+from analysis.face import MAX_YAW_DEG, SIDEWAYS_ROLL_DEG, Face
 from analysis.types import U8, Bool
 
 
@@ -41,7 +42,7 @@ from analysis.types import U8, Bool
 class QualityThresholds:
     min_interocular_px: float = 30.0
     fine_line_px_per_mm: float = 5.0
-    max_yaw_deg: float = 35.0
+    max_yaw_deg: float = MAX_YAW_DEG
     max_pitch_deg: float = 30.0
     max_roll_deg: float = 40.0
     warn_yaw_deg: float = 15.0
@@ -253,6 +254,25 @@ def glasses_warning(
             "warning",
             "The patient wears glasses: skin behind the lenses and lines along the frame are "
             "less reliable. Please take glasses off for treatment photos.",
+        )
+    ]
+
+
+def in_words(regions: Sequence[str]) -> str:
+    """Region names as a clinic assistant reads them: ``crows feet left, cheek left``."""
+    return ", ".join(r.replace("_", " ") for r in regions)
+
+
+def hidden_warning(view: str, hidden: Sequence[str]) -> list[QualityIssue]:
+    """``region_not_visible`` for the regions a side view leaves out (``hidden_regions``)."""
+    if not hidden:
+        return []
+    return [
+        QualityIssue(
+            "region_not_visible",
+            "warning",
+            f"A {view} view shows the {view} side of the face: {in_words(hidden)} are not "
+            "measured.",
         )
     ]
 

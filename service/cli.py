@@ -110,6 +110,23 @@ def _print_summary(result: dict[str, Any]) -> None:
     console.print(table)
 
 
+ViewOption = Annotated[
+    str,
+    typer.Option(
+        "--view",
+        help="frontal, or left/right: a three-quarter view of the subject's own side, "
+        "measured on that side's regions and the midline's.",
+    ),
+]
+
+
+def _check_view(view: str) -> None:
+    from analysis.regions import VIEWS
+
+    if view not in VIEWS:
+        _fail(f"--view must be one of {', '.join(VIEWS)}, not {view!r}", EXIT_USAGE)
+
+
 @app.command()
 def analyze(
     image: Annotated[Path, typer.Argument(help="Photo (JPEG, PNG, TIFF or WebP).")],
@@ -147,23 +164,6 @@ def analyze(
             _write_png(mask, wrinkle_mask(result))
     if json_out != "-":
         _print_summary(payload)
-
-
-ViewOption = Annotated[
-    str,
-    typer.Option(
-        "--view",
-        help="frontal, or left/right: a three-quarter view of the subject's own side, "
-        "measured on that side's regions and the midline's.",
-    ),
-]
-
-
-def _check_view(view: str) -> None:
-    from analysis.regions import VIEWS
-
-    if view not in VIEWS:
-        _fail(f"--view must be one of {', '.join(VIEWS)}, not {view!r}", EXIT_USAGE)
 
 
 TreatedSide = Annotated[
