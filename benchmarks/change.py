@@ -2,7 +2,7 @@
 
 Run: ``python -m benchmarks.change [--series N] [--faces STEM ...]
 [--site forehead|crows_feet|glabella|under_eye|nasolabial|marionette|upper_lip] [--fade F]
-[--profile soft|v|flat|exp|oblique]``
+[--profile soft|v|flat|exp|oblique] [--doses F F ...]``
 
 Each series renders four forehead lines (12-16 % deep, 0.4-0.6 mm wide) and three crow's-feet
 lines per side on a shared real face (and, with ``--site glabella``, two vertical glabellar
@@ -17,6 +17,16 @@ improved`` (the site's region, or each side's), the share of series whose
 untouched regions of the other sites all read ``unchanged``, the share of region-metrics
 flagged in nuisance-only pairs, the median comparison time, and each region's median severity,
 change and noise floor (``mdc``) in the fade pairs; then the outcomes per face.
+
+``--doses 1 0.75 0.5 0.25 0`` measures dose-response instead: per series, one baseline and a
+follow-up per factor (the site's lines faded to that share of their depth; each photo with its
+own nuisance), each compared to the baseline (``analysis.track``). Printed: per faded region,
+Spearman's rho between the dose (1 - factor) and the measured fall of ``wrinkles.severity``
+and ``wrinkles.length_mm`` within each series (median over series, and the share of series
+ranked without error), the same rho pooled over all series (faces with other skin and other
+line loads ranked together), the median change and ``mdc`` per dose, and how often the
+regions the fade does not touch (all of them, and those carrying the lines that stay) read a
+significant severity change.
 """
 
 from __future__ import annotations
@@ -26,11 +36,14 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from analysis import compare
+from scipy import stats
+
+from analysis import compare, track
+from analysis.compare import Comparison
 from analysis.face import shared_finder
 from analysis.io import load_image
 from analysis.pipeline import prepare
-from datasets.series import SITES, drawn_sites, series_pair
+from datasets.series import SITES, dose_series, drawn_sites, series_pair
 from datasets.shared_faces import FACES_DIR
 from datasets.synthetic import PROFILES
 
@@ -70,9 +83,17 @@ def main() -> None:
     parser.add_argument(
         "--fade", type=float, default=0.25, help="share of their depth the faded lines keep"
     )
+    parser.add_argument(
+        "--doses", type=float, nargs="+", help="dose-response: fade factors, one follow-up each"
+    )
     args = parser.parse_args()
     if not 0 < args.fade <= 1:
         parser.error("--fade must be in (0, 1]")
+    if args.doses is not None:
+        if len(set(args.doses)) < 3 or any(not 0 <= f <= 1 for f in args.doses):
+            parser.error("--doses needs at least three distinct factors in [0, 1]")
+        doses(args.faces, args.series, args.site, args.profile, tuple(args.doses))
+        return
     fading = SITE_REGIONS[args.site]
     staying = tuple(r for k in drawn_sites(args.site) if k != args.site for r in SITE_REGIONS[k])
     finder = shared_finder()
@@ -146,6 +167,140 @@ def main() -> None:
             [x for x in series if x.stem == stem]
         )
         print(f"| {stem} | {f_hits}/{f_faded} | {f_ok}/{f_n} | {f_flagged / f_total:.1%} |")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One faded region's reading in one follow-up of a dose series."""
+
+    stem: str
+    seed: int
+    region: str
+    dose: float  # the share of depth the lines lost: 1 - factor
+    severity: float  # measured change (after - before)
+    length: float
+    mdc: float
+    found: bool  # significant and improved
+
+
+def doses(
+    faces: list[str], n_series: int, site: str, profile: str, factors: tuple[float, ...]
+) -> None:
+    """The dose-response mode of :func:`main` (see the module doc)."""
+    fading = SITE_REGIONS[site]
+    staying = tuple(r for k in drawn_sites(site) if k != site for r in SITE_REGIONS[k])
+    finder = shared_finder()
+    readings: list[Reading] = []
+    untouched: dict[str, list[bool]] = {}  # region: significant severity change, per follow-up
+    for stem in faces:
+        rgb = load_image(FACES / f"{stem}.jpg").rgb
+        face = prepare(rgb, finder=finder).face
+        for seed in range(n_series):
+            before, afters = dose_series(rgb, face, seed, factors, site=site, profile=profile)
+            followups = track(before, afters, finder=finder).followups
+            for f, c in zip(factors, followups, strict=True):
+                if not isinstance(c, Comparison):
+                    print(f"{stem} seed {seed} factor {f:g}: refused ({c.code})")
+                    continue
+                for r in fading:
+                    sev, ln = c.changes[r]["wrinkles.severity"], c.changes[r]["wrinkles.length_mm"]
+                    readings.append(
+                        Reading(
+                            stem,
+                            seed,
+                            r,
+                            1 - f,
+                            sev.delta,
+                            ln.delta,
+                            sev.mdc,
+                            bool(sev.significant and sev.improved),
+                        )
+                    )
+                for r, x in c.changes.items():
+                    if r not in fading and r != "full_face":
+                        untouched.setdefault(r, []).append(x["wrinkles.severity"].significant)
+    _dose_report(readings, untouched, faces, n_series, site, profile, factors, staying)
+
+
+def _rho(x: list[float], y: list[float]) -> float:
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def _dose_report(
+    readings: list[Reading],
+    untouched: dict[str, list[bool]],
+    faces: list[str],
+    n_series: int,
+    site: str,
+    profile: str,
+    factors: tuple[float, ...],
+    staying: tuple[str, ...],
+) -> None:
+    print(f"dose-response: {n_series} series x {len(faces)} faces ({', '.join(faces)})")
+    print(
+        f"{site.replace('_', ' ')} lines faded to {', '.join(f'{f:g}' for f in factors)} of "
+        f"their depth, one follow-up each, lines drawn with profile {profile}"
+    )
+    print()
+    print(
+        "| region | series | severity rho, median | ranked without error | length rho, median "
+        "| severity rho, pooled | length rho, pooled |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in SITE_REGIONS[site]:
+        mine = [x for x in readings if x.region == r]
+        groups: dict[tuple[str, int], list[Reading]] = {}
+        for x in mine:
+            groups.setdefault((x.stem, x.seed), []).append(x)
+        full = [g for g in groups.values() if len(g) == len(factors)]
+        sev = [_rho([x.dose for x in g], [-x.severity for x in g]) for g in full]
+        ln = [_rho([x.dose for x in g], [-x.length for x in g]) for g in full]
+        exact = sum(v > 1 - 1e-9 for v in sev)
+        dose, fall = [x.dose for x in mine], [-x.severity for x in mine]
+        pooled_ln = _rho(dose, [-x.length for x in mine])
+        print(
+            f"| {r} | {len(full)} | {statistics.median(sev):.2f} | {exact}/{len(full)} "
+            f"| {statistics.median(ln):.2f} | {_rho(dose, fall):.2f} | {pooled_ln:.2f} |"
+        )
+    print()
+    print(
+        "| depth kept | dose | severity change, median | mdc, median | significant and improved |"
+    )
+    print("|---:|---:|---:|---:|---:|")
+    for f in factors:
+        at = [x for x in readings if x.dose == 1 - f]
+        if not at:
+            continue
+        d = statistics.median(x.severity for x in at)
+        m = statistics.median(x.mdc for x in at)
+        hits = sum(x.found for x in at)
+        print(f"| {f:g} | {1 - f:g} | {d:+.2f} | {m:.2f} | {hits}/{len(at)} |")
+    print()
+    flags = [v for r in untouched for v in untouched[r]]
+    kept = [v for r in staying for v in untouched.get(r, [])]
+    print(
+        f"regions the fade leaves alone, severity significant: {sum(flags)} of {len(flags)} "
+        f"({sum(flags) / max(len(flags), 1):.1%}); of those carrying the lines that stay "
+        f"({', '.join(staying)}): {sum(kept)} of {len(kept)} ({sum(kept) / max(len(kept), 1):.1%})"
+    )
+    worst = sorted(((sum(v), r) for r, v in untouched.items() if sum(v)), reverse=True)[:6]
+    print("most flagged:", ", ".join(f"{r} {k}" for k, r in worst) or "none")
+    print()
+    regions = SITE_REGIONS[site]
+    print("| face | " + " | ".join(f"{r}: severity rho per series" for r in regions) + " |")
+    print("|---|" + "---|" * len(regions))
+    for stem in faces:
+        cells = []
+        for r in regions:
+            rhos = []
+            for seed in range(n_series):
+                g = [x for x in readings if (x.stem, x.seed, x.region) == (stem, seed, r)]
+                if len(g) == len(factors):
+                    rhos.append(f"{_rho([x.dose for x in g], [-x.severity for x in g]):.2f}")
+            cells.append(", ".join(rhos) or "-")
+        print(f"| {stem} | " + " | ".join(cells) + " |")
 
 
 def _totals(series: list[Series]) -> tuple[int, int, int, int, int, int]:

@@ -125,7 +125,8 @@ LINES: dict[str, Callable[[Face, np.random.Generator], list[LineSpec]]] = {
 
 
 def faded(lines: list[LineSpec], factor: float) -> list[LineSpec]:
-    return [replace(x, depth=x.depth * factor) for x in lines]
+    """The lines at ``factor`` of their depth (none left at 0)."""
+    return [replace(x, depth=x.depth * factor) for x in lines] if factor > 0 else []
 
 
 def shaped(lines: list[LineSpec], profile: str) -> list[LineSpec]:
@@ -170,3 +171,31 @@ def series_pair(
         return nuisance(render_lines(rgb, lines + staying, mm_per_px=mmpp).image, rng)
 
     return photo(fading), photo(faded(fading, fade))
+
+
+def dose_series(
+    rgb: np.ndarray,
+    face: Face,
+    seed: int,
+    fades: tuple[float, ...],
+    *,
+    site: str = "forehead",
+    profile: str = "soft",
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A baseline and one follow-up per factor of ``fades``: the same lines (those of
+    ``series_pair`` for ``seed``), ``site``'s faded to that share of their depth, the others
+    kept; every photo, the baseline included, with its own nuisance. A dose-response series:
+    the more the lines fade, the more a measurement of them should fall."""
+    if any(not 0 <= f <= 1 for f in fades):
+        raise ValueError(f"fade factors must lie in [0, 1], got {fades}")
+    sites = drawn_sites(site)
+    rng = np.random.default_rng(seed)
+    drawn = {s: shaped(LINES[s](face, rng), profile) for s in sites}
+    fading = drawn.pop(site)
+    staying = [x for lines in drawn.values() for x in lines]
+
+    def photo(lines: list[LineSpec]) -> np.ndarray:
+        image = render_lines(rgb, lines + staying, mm_per_px=face.mm_per_px).image
+        return nuisance(image, rng)
+
+    return photo(fading), [photo(faded(fading, f)) for f in fades]

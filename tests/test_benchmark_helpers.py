@@ -48,3 +48,34 @@ def test_retest_summary_counts_flags_and_takes_relative_medians():
     assert x.median_mdc == pytest.approx((2 / 11 + 1 / 4) / 2)
     empty = summarise([])
     assert (empty.share, empty.median_change, empty.median_mdc) == (0.0, None, None)
+
+
+def test_dose_report_ranks_within_series_and_pooled(capsys):
+    """``benchmarks.change --doses``: one series read in order of its doses ranks without
+    error; a second, where the two middle doses swap, does not, and pooling both series keeps
+    the disorder; untouched regions flagged are counted."""
+    from benchmarks.change import Reading, _dose_report
+
+    factors = (1.0, 0.5, 0.25, 0.0)
+
+    def series(seed: int, falls: list[float]) -> list[Reading]:
+        return [
+            Reading("a", seed, "forehead", 1 - f, -x, -2 * x, 1.0, x > 1.0)
+            for f, x in zip(factors, falls, strict=True)
+        ]
+
+    readings = series(0, [0.1, 2.0, 3.0, 4.0]) + series(1, [0.0, 3.0, 2.0, 5.0])
+    untouched = {"glabella": [False] * 7 + [True], "crows_feet_left": [False] * 8}
+    _dose_report(readings, untouched, ["a"], 2, "forehead", "soft", factors, ("crows_feet_left",))
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| forehead |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    within_median = stats.spearmanr([0, 0.5, 0.75, 1], [0, 3, 2, 5]).statistic
+    assert cells[1] == "2"
+    assert float(cells[2]) == pytest.approx((1 + within_median) / 2, abs=0.005)
+    assert cells[3] == "1/2"
+    pooled = stats.spearmanr([0, 0.5, 0.75, 1] * 2, [0.1, 2, 3, 4, 0, 3, 2, 5]).statistic
+    assert float(cells[5]) == pytest.approx(pooled, abs=0.005)
+    assert "1 of 16 (6.2%)" in out
+    assert "0 of 8 (0.0%)" in out
+    assert "| 0.5 | 0.5 | -2.50 | 1.00 | 2/2 |" in out

@@ -17,6 +17,7 @@ from analysis.compare import (
     PIXEL_FLOORS,
     ROUGHNESS_MDC_FLOOR,
     SEVERITY_INDEX_MDC_FLOOR,
+    Comparison,
     MetricChange,
     _ceiling,
     _half,
@@ -41,7 +42,7 @@ from datasets.faces import (
     fade_scene,
     render_face,
 )
-from datasets.series import LINES, drawn_sites, series_pair
+from datasets.series import LINES, dose_series, drawn_sites, series_pair
 from datasets.synthetic import render_lines
 from service.cli import main
 from tests.conftest import face_path
@@ -233,6 +234,27 @@ def test_severity_falls_with_the_depth_the_glabellar_lines_lose(finder):
     assert kept.delta > half.delta > quarter.delta
     assert quarter.significant, quarter
     assert quarter.improved, quarter
+
+
+def test_severity_change_ranks_the_dose_across_retakes(finder):
+    """A dose-response series (``benchmarks.change --doses``): forehead lines faded to 1, a
+    half, a quarter and nothing of their depth, every photo with its own light, white balance,
+    framing and JPEG quality. The forehead's severity falls in the order of the doses, the
+    unfaded follow-up reads no change, and the crow's feet, whose lines stay, read none."""
+    rgb = load_image(face_path("pd_biden_2021_presidential")).rgb
+    face = analyze(rgb, finder=finder).face
+    before, afters = dose_series(rgb, face, 2, (1.0, 0.5, 0.25, 0.0))
+    followups = track(before, afters, finder=finder).followups
+    comparisons = [c for c in followups if isinstance(c, Comparison)]
+    assert len(comparisons) == len(afters), followups
+    forehead = [c.changes["forehead"]["wrinkles.severity"] for c in comparisons]
+    deltas = [x.delta for x in forehead]
+    assert deltas == sorted(deltas, reverse=True), deltas
+    assert not forehead[0].significant, forehead[0]
+    assert all(x.significant and x.improved for x in forehead[2:]), forehead
+    for c in comparisons:
+        for side in ("left", "right"):
+            assert not c.changes[f"crows_feet_{side}"]["wrinkles.severity"].significant
 
 
 def _drawn(

@@ -589,6 +589,45 @@ def test_change_series_fades_the_chosen_site_and_keeps_the_other(
         series.series_pair(skin_canvas, face, 3, site="cheek")
 
 
+def test_dose_series_fades_one_site_by_each_factor_and_keeps_the_rest(
+    astronaut_face, skin_canvas, monkeypatch
+):
+    """``datasets.series.dose_series`` (``benchmarks.change --doses``): the baseline and its
+    first follow-up are ``series_pair``'s for the same seed; drawn without nuisance, a
+    follow-up at factor 1 is the baseline, the site's pixels move more the more its lines fade
+    (at 0 they are gone), and nothing else moves."""
+    import datasets.series as series
+
+    pts, mm = astronaut_face
+    face = SimpleNamespace(points=pts, mm_per_px=mm)
+    before, afters = series.dose_series(skin_canvas, face, 4, (0.5, 0.25))
+    pair = series.series_pair(skin_canvas, face, 4, fade=0.5)
+    assert np.array_equal(before, pair[0])
+    assert np.array_equal(afters[0], pair[1])
+    assert not np.array_equal(afters[1], pair[1])  # its own nuisance and fade
+
+    monkeypatch.setattr(series, "nuisance", lambda img, rng: img)
+    factors = (1.0, 0.75, 0.5, 0.25, 0.0)
+    before, afters = series.dose_series(skin_canvas, face, 4, factors, site="crows_feet")
+    rng = np.random.default_rng(4)
+    series.forehead_lines(face, rng)
+    crows = series.crows_feet_lines(face, rng)
+    gone = series.render_lines(skin_canvas, crows, mm_per_px=mm).image
+    site = np.abs(gone.astype(float) - skin_canvas.astype(float)).max(axis=2) > 0
+    moved = [np.abs(a.astype(float) - before.astype(float)).max(axis=2) for a in afters]
+    assert np.array_equal(afters[0], before)
+    assert all(m[~site].max() == 0 for m in moved)
+    totals = [float(m[site].sum()) for m in moved]
+    assert totals == sorted(totals)
+    assert len(set(totals)) == len(totals)
+    without = series.render_lines(
+        skin_canvas, series.forehead_lines(face, np.random.default_rng(4)), mm_per_px=mm
+    ).image
+    assert np.array_equal(afters[-1], without)  # faded to nothing: only the forehead's lines
+    with pytest.raises(ValueError, match="fade factors"):
+        series.dose_series(skin_canvas, face, 4, (1.0, 1.5))
+
+
 def test_series_has_known_changes_and_its_own_nuisance_per_image(astronaut_face, skin_canvas):
     pts, mm = astronaut_face
     scene = face_scene(pts, mm_per_px=mm, rng=np.random.default_rng(6))
