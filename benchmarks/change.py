@@ -192,6 +192,7 @@ def doses(
     finder = shared_finder()
     readings: list[Reading] = []
     untouched: dict[str, list[bool]] = {}  # region: significant severity change, per follow-up
+    flagged: dict[str, dict[str, int]] = {}  # face: untouched region: follow-ups flagged
     for stem in faces:
         rgb = load_image(FACES / f"{stem}.jpg").rgb
         face = prepare(rgb, finder=finder).face
@@ -218,8 +219,13 @@ def doses(
                     )
                 for r, x in c.changes.items():
                     if r not in fading and r != "full_face":
-                        untouched.setdefault(r, []).append(x["wrinkles.severity"].significant)
-    _dose_report(readings, untouched, faces, n_series, site, profile, factors, staying)
+                        significant = x["wrinkles.severity"].significant
+                        untouched.setdefault(r, []).append(significant)
+                        mine = flagged.setdefault(stem, {})
+                        mine[r] = mine.get(r, 0) + significant
+    _dose_report(
+        readings, untouched, faces, n_series, site, profile, factors, staying, flagged=flagged
+    )
 
 
 def _rho(x: list[float], y: list[float]) -> float:
@@ -237,6 +243,8 @@ def _dose_report(
     profile: str,
     factors: tuple[float, ...],
     staying: tuple[str, ...],
+    *,
+    flagged: dict[str, dict[str, int]] | None = None,
 ) -> None:
     print(f"dose-response: {n_series} series x {len(faces)} faces ({', '.join(faces)})")
     print(
@@ -289,8 +297,12 @@ def _dose_report(
     print("most flagged:", ", ".join(f"{r} {k}" for k, r in worst) or "none")
     print()
     regions = SITE_REGIONS[site]
-    print("| face | " + " | ".join(f"{r}: severity rho per series" for r in regions) + " |")
-    print("|---|" + "---|" * len(regions))
+    print(
+        "| face | "
+        + " | ".join(f"{r}: severity rho per series" for r in regions)
+        + " | untouched regions flagged |"
+    )
+    print("|---|" + "---|" * (len(regions) + 1))
     for stem in faces:
         cells = []
         for r in regions:
@@ -300,6 +312,8 @@ def _dose_report(
                 if len(g) == len(factors):
                     rhos.append(f"{_rho([x.dose for x in g], [-x.severity for x in g]):.2f}")
             cells.append(", ".join(rhos) or "-")
+        by_region = (flagged or {}).get(stem, {})
+        cells.append(", ".join(f"{r} {k}" for r, k in by_region.items() if k) or "none")
         print(f"| {stem} | " + " | ".join(cells) + " |")
 
 
