@@ -55,7 +55,9 @@ Method
   has a ceiling below 1 for any measurement that is not exactly 0 there: the *ceiling* column
   is the rho of a measurement exact on every faded region and off by any small amount on each
   untouched one (about 0.75 with a quarter of the regions faded). Rho over the faded regions
-  alone has no such ceiling.
+  alone has no such ceiling. Rho within one patient's series, the same lines faded by
+  several doses (12-16 % deep, 0.4-0.6 mm), is measured by ``python -m benchmarks.change
+  --doses 1 0.75 0.5 0.25 0`` (``docs/method.md``, "Dose-response").
 * **Other renderers.** The detector will be scored on lines drawn by code it has not seen, so
   each face is drawn five more times, with the same spots and redness: the template lines
   again (same geometry, width, depth) with each other cross-section of
