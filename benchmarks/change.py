@@ -40,9 +40,10 @@ from scipy import stats
 
 from analysis import compare, track
 from analysis.compare import Comparison
-from analysis.face import shared_finder
+from analysis.face import Face, FaceFinder, shared_finder
 from analysis.io import load_image
 from analysis.pipeline import prepare
+from analysis.types import U8
 from datasets.series import SITES, dose_series, drawn_sites, series_pair
 from datasets.shared_faces import FACES_DIR
 from datasets.synthetic import PROFILES
@@ -74,6 +75,17 @@ SITE_REGIONS = {
 }
 
 
+def site_regions(site: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The regions whose lines fade when ``site``'s do, and those carrying the lines that stay."""
+    staying = tuple(r for k in drawn_sites(site) if k != site for r in SITE_REGIONS[k])
+    return SITE_REGIONS[site], staying
+
+
+def _photo_and_face(stem: str, finder: FaceFinder) -> tuple[U8, Face]:
+    rgb = load_image(FACES / f"{stem}.jpg").rgb
+    return rgb, prepare(rgb, finder=finder).face
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--series", type=int, default=8, help="series per face")
@@ -94,8 +106,7 @@ def main() -> None:
             parser.error("--doses needs at least three distinct factors in [0, 1]")
         doses(args.faces, args.series, args.site, args.profile, tuple(args.doses))
         return
-    fading = SITE_REGIONS[args.site]
-    staying = tuple(r for k in drawn_sites(args.site) if k != args.site for r in SITE_REGIONS[k])
+    fading, staying = site_regions(args.site)
     finder = shared_finder()
     series: list[Series] = []
     by_metric: dict[str, int] = {}
@@ -103,8 +114,7 @@ def main() -> None:
     floors: dict[str, list[tuple[float, float, float]]] = {}  # region: (before, delta, mdc)
     drawing = {"site": args.site, "profile": args.profile}
     for stem in args.faces:
-        rgb = load_image(FACES / f"{stem}.jpg").rgb
-        face = prepare(rgb, finder=finder).face
+        rgb, face = _photo_and_face(stem, finder)
         for seed in range(args.series):
             before, after = series_pair(rgb, face, seed, fade=args.fade, **drawing)
             t = time.perf_counter()
@@ -187,15 +197,13 @@ def doses(
     faces: list[str], n_series: int, site: str, profile: str, factors: tuple[float, ...]
 ) -> None:
     """The dose-response mode of :func:`main` (see the module doc)."""
-    fading = SITE_REGIONS[site]
-    staying = tuple(r for k in drawn_sites(site) if k != site for r in SITE_REGIONS[k])
+    fading, staying = site_regions(site)
     finder = shared_finder()
     readings: list[Reading] = []
     untouched: dict[str, list[bool]] = {}  # region: significant severity change, per follow-up
     flagged: dict[str, dict[str, int]] = {}  # face: untouched region: follow-ups flagged
     for stem in faces:
-        rgb = load_image(FACES / f"{stem}.jpg").rgb
-        face = prepare(rgb, finder=finder).face
+        rgb, face = _photo_and_face(stem, finder)
         for seed in range(n_series):
             before, afters = dose_series(rgb, face, seed, factors, site=site, profile=profile)
             followups = track(before, afters, finder=finder).followups
@@ -257,19 +265,23 @@ def _dose_report(
         "| severity rho, pooled | length rho, pooled |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for r in SITE_REGIONS[site]:
+    # each complete series of each faded region: its readings in dose order
+    series: dict[tuple[str, int, str], list[Reading]] = {}
+    for x in readings:
+        series.setdefault((x.stem, x.seed, x.region), []).append(x)
+    complete = {k: g for k, g in series.items() if len(g) == len(factors)}
+    rho = {k: _rho([x.dose for x in g], [-x.severity for x in g]) for k, g in complete.items()}
+    regions = SITE_REGIONS[site]
+    for r in regions:
         mine = [x for x in readings if x.region == r]
-        groups: dict[tuple[str, int], list[Reading]] = {}
-        for x in mine:
-            groups.setdefault((x.stem, x.seed), []).append(x)
-        full = [g for g in groups.values() if len(g) == len(factors)]
-        sev = [_rho([x.dose for x in g], [-x.severity for x in g]) for g in full]
-        ln = [_rho([x.dose for x in g], [-x.length for x in g]) for g in full]
+        keys = [k for k in complete if k[2] == r]
+        sev = [rho[k] for k in keys]
+        ln = [_rho([x.dose for x in complete[k]], [-x.length for x in complete[k]]) for k in keys]
         exact = sum(v > 1 - 1e-9 for v in sev)
         dose, fall = [x.dose for x in mine], [-x.severity for x in mine]
         pooled_ln = _rho(dose, [-x.length for x in mine])
         print(
-            f"| {r} | {len(full)} | {statistics.median(sev):.2f} | {exact}/{len(full)} "
+            f"| {r} | {len(keys)} | {statistics.median(sev):.2f} | {exact}/{len(keys)} "
             f"| {statistics.median(ln):.2f} | {_rho(dose, fall):.2f} | {pooled_ln:.2f} |"
         )
     print()
@@ -296,7 +308,6 @@ def _dose_report(
     worst = sorted(((sum(v), r) for r, v in untouched.items() if sum(v)), reverse=True)[:6]
     print("most flagged:", ", ".join(f"{r} {k}" for k, r in worst) or "none")
     print()
-    regions = SITE_REGIONS[site]
     print(
         "| face | "
         + " | ".join(f"{r}: severity rho per series" for r in regions)
@@ -304,14 +315,10 @@ def _dose_report(
     )
     print("|---|" + "---|" * (len(regions) + 1))
     for stem in faces:
-        cells = []
-        for r in regions:
-            rhos = []
-            for seed in range(n_series):
-                g = [x for x in readings if (x.stem, x.seed, x.region) == (stem, seed, r)]
-                if len(g) == len(factors):
-                    rhos.append(f"{_rho([x.dose for x in g], [-x.severity for x in g]):.2f}")
-            cells.append(", ".join(rhos) or "-")
+        cells = [
+            ", ".join(f"{rho[k]:.2f}" for k in complete if k[0] == stem and k[2] == r) or "-"
+            for r in regions
+        ]
         by_region = (flagged or {}).get(stem, {})
         cells.append(", ".join(f"{r} {k}" for r, k in by_region.items() if k) or "none")
         print(f"| {stem} | " + " | ".join(cells) + " |")

@@ -159,18 +159,9 @@ def series_pair(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(before, after) where the lines of ``site`` (one of :data:`SITES`) fade to ``fade`` of
     their depth and the other sites' lines (``drawn_sites``) stay; every line drawn with
-    ``profile``."""
-    sites = drawn_sites(site)
-    rng = np.random.default_rng(seed)
-    drawn = {s: shaped(LINES[s](face, rng), profile) for s in sites}  # in this order: same rng
-    fading = drawn.pop(site)
-    staying = [x for lines in drawn.values() for x in lines]
-    mmpp = face.mm_per_px
-
-    def photo(lines: list[LineSpec]) -> np.ndarray:
-        return nuisance(render_lines(rgb, lines + staying, mm_per_px=mmpp).image, rng)
-
-    return photo(fading), photo(faded(fading, fade))
+    ``profile``: a dose series (:func:`dose_series`) with one follow-up."""
+    before, (after,) = dose_series(rgb, face, seed, (fade,), site=site, profile=profile)
+    return before, after
 
 
 def dose_series(
@@ -182,15 +173,16 @@ def dose_series(
     site: str = "forehead",
     profile: str = "soft",
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """A baseline and one follow-up per factor of ``fades``: the same lines (those of
-    ``series_pair`` for ``seed``), ``site``'s faded to that share of their depth, the others
-    kept; every photo, the baseline included, with its own nuisance. A dose-response series:
-    the more the lines fade, the more a measurement of them should fall."""
+    """A baseline and one follow-up per factor of ``fades``: the same lines (drawn from
+    ``seed`` at the sites of ``drawn_sites(site)``), ``site``'s faded to that share of their
+    depth, the others kept; every photo, the baseline included, with its own nuisance. A
+    dose-response series: the more the lines fade, the more a measurement of them should
+    fall."""
     if any(not 0 <= f <= 1 for f in fades):
         raise ValueError(f"fade factors must lie in [0, 1], got {fades}")
     sites = drawn_sites(site)
     rng = np.random.default_rng(seed)
-    drawn = {s: shaped(LINES[s](face, rng), profile) for s in sites}
+    drawn = {s: shaped(LINES[s](face, rng), profile) for s in sites}  # in this order: same rng
     fading = drawn.pop(site)
     staying = [x for lines in drawn.values() for x in lines]
 
