@@ -43,7 +43,11 @@ Method
    quality 85-90: the
    re-framing, light and camera of a repeat photo and what harmonisation leaves). A perturbed
    image is sampled afresh from its photo through the perturbed map (one interpolation, like
-   the image it stands in for), then only the stages after the canonical face run again.
+   the image it stands in for), then only the stages after the canonical face run again, on
+   the pair's regions as they are: the re-framed skin moves under them (at the eyes by about
+   1 mm), which a registered re-take does not do, but that covers what a re-take does to the
+   lines and the small re-framings do not sample; regions moved with the skin flagged twice
+   as many re-takes (``docs/method.md``, the eighth and nineteenth sessions).
    The per-metric variance of each photo's ``1 + len(PERTURBATIONS)`` values is pooled over
    both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
