@@ -58,6 +58,18 @@ REAL = ("pd_obama_2012_official", "pd_biden_2013_vp", "pd_biden_2021_presidentia
 
 @pytest.mark.slow
 def test_real_uploads_are_stored_while_health_checks_answer(real_api: Api, caplog):
+    """Health checks answer while eight real uploads are analysed. An analysis blocking the
+    server would hold a check for as long as that analysis takes, which among eight at once
+    is longer than alone: so no check may wait as long as an upload timed alone on the same
+    machine, the faster of two (the first may also load the models). The slowest check
+    takes 0.15-0.5 s on a loaded 2-core runner, an upload alone 1.3 s; a fixed bound of
+    0.5 s failed there at 0.51 s (2026-12-01)."""
+    alone = float("inf")
+    for quality in (90, 91):
+        start = time.perf_counter()
+        answer = real_api.upload("S-alone", jpeg_face(REAL[0], quality=quality))
+        assert answer.status_code == 201
+        alone = min(alone, time.perf_counter() - start)
     photos = [jpeg_face(REAL[i % 3], quality=80 + i) for i in range(8)]
     with ThreadPoolExecutor(8) as pool:
         uploads = [
@@ -73,6 +85,6 @@ def test_real_uploads_are_stored_while_health_checks_answer(real_api: Api, caplo
             time.sleep(0.05)
         assert [u.result().status_code for u in uploads] == [201] * 8
     assert waits, "the uploads finished before any health check"
-    assert max(waits) < 0.5, waits
-    assert _count(real_api, m.Photo) == _count(real_api, m.Analysis) == 8
+    assert max(waits) < alone, (alone, waits)
+    assert _count(real_api, m.Photo) == _count(real_api, m.Analysis) == 10
     assert "locked" not in caplog.text
