@@ -20,8 +20,9 @@ def test_real_pair_is_compared_on_upload_with_the_split_face_side(real_api: Api)
     comparison = follow["comparison"]
     assert comparison["before_photo_id"] == base["photo"]["id"]
     assert comparison["split_face"]["treated_side"] == "left"
-    issues = comparison["quality"]["issues"]  # lips closed at baseline, a broad smile after
-    assert [i["code"] for i in issues] == ["expression_changed"]
+    # lips closed at baseline, a broad smile after; and the baseline is the softer photo
+    issues = comparison["quality"]["issues"]
+    assert [i["code"] for i in issues] == ["expression_changed", "focus_differs"]
     assert "nasolabial_left" in comparison["expression"]["regions"]
     change = comparison["regions"]["forehead"]["wrinkles.severity"]
     assert set(change) == {
