@@ -2,7 +2,7 @@
 
 Run: ``python -m benchmarks.change [--series N] [--faces STEM ...]
 [--site forehead|crows_feet|glabella|under_eye|nasolabial|marionette|upper_lip] [--fade F]
-[--profile soft|v|flat|exp|oblique] [--doses F F ...]``
+[--profile soft|v|flat|exp|oblique] [--doses F F ...] [--focus MM [--unmatched]]``
 
 Each series renders four forehead lines (12-16 % deep, 0.4-0.6 mm wide) and three crow's-feet
 lines per side on a shared real face (and, with ``--site glabella``, two vertical glabellar
@@ -18,6 +18,10 @@ untouched regions of the other sites all read ``unchanged``, the share of region
 flagged in nuisance-only pairs, the median comparison time, and each region's median severity,
 change and noise floor (``mdc``) in the fade pairs; then the outcomes per face.
 
+``--focus MM`` takes every follow-up out of focus (a Gaussian of ``MM`` at the face, in linear
+light, before its nuisance); ``--unmatched`` compares with focus matching off, as before
+2026-12-01 (``analysis.compare.focus_blur``), to show what it does.
+
 ``--doses 1 0.75 0.5 0.25 0`` measures dose-response instead: per series, one baseline and a
 follow-up per factor (the site's lines faded to that share of their depth; each photo with its
 own nuisance), each compared to the baseline (``analysis.track``). Printed: per faded region,
@@ -32,9 +36,11 @@ significant severity change.
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from scipy import stats
 
@@ -49,6 +55,8 @@ from datasets.shared_faces import FACES_DIR
 from datasets.synthetic import PROFILES
 
 FACES = FACES_DIR
+# the module (``analysis.compare`` is the function)
+compare_module: Any = importlib.import_module("analysis.compare")
 
 
 @dataclass(frozen=True)
@@ -98,13 +106,25 @@ def main() -> None:
     parser.add_argument(
         "--doses", type=float, nargs="+", help="dose-response: fade factors, one follow-up each"
     )
+    parser.add_argument(
+        "--focus", type=float, default=0.0, help="follow-ups out of focus by this Gaussian (mm)"
+    )
+    parser.add_argument(
+        "--unmatched",
+        action="store_true",
+        help="compare with focus matching off (as before 2026-12-01), for reference",
+    )
     args = parser.parse_args()
+    if not 0 <= args.focus <= 1:
+        parser.error("--focus must be in [0, 1] mm")
+    if args.unmatched:
+        compare_module.FOCUS_MAX_PX = 0.0  # focus_blur then never softens a photo
     if not 0 < args.fade <= 1:
         parser.error("--fade must be in (0, 1]")
     if args.doses is not None:
         if len(set(args.doses)) < 3 or any(not 0 <= f <= 1 for f in args.doses):
             parser.error("--doses needs at least three distinct factors in [0, 1]")
-        doses(args.faces, args.series, args.site, args.profile, tuple(args.doses))
+        doses(args.faces, args.series, args.site, args.profile, tuple(args.doses), args.focus)
         return
     fading, staying = site_regions(args.site)
     finder = shared_finder()
@@ -112,7 +132,7 @@ def main() -> None:
     by_metric: dict[str, int] = {}
     times: list[float] = []
     floors: dict[str, list[tuple[float, float, float]]] = {}  # region: (before, delta, mdc)
-    drawing = {"site": args.site, "profile": args.profile}
+    drawing = {"site": args.site, "profile": args.profile, "focus_mm": args.focus}
     for stem in args.faces:
         rgb, face = _photo_and_face(stem, finder)
         for seed in range(args.series):
@@ -149,6 +169,8 @@ def main() -> None:
     print(
         f"faded to {args.fade:g} of their depth: {fade_name}; untouched: {stay_name}; "
         f"lines drawn with profile {args.profile}"
+        + (f"; follow-ups out of focus by {args.focus:g} mm" if args.focus else "")
+        + ("; focus matching off" if args.unmatched else "")
     )
     print()
     print("| measure | value | target |")
@@ -194,7 +216,12 @@ class Reading:
 
 
 def doses(
-    faces: list[str], n_series: int, site: str, profile: str, factors: tuple[float, ...]
+    faces: list[str],
+    n_series: int,
+    site: str,
+    profile: str,
+    factors: tuple[float, ...],
+    focus_mm: float = 0.0,
 ) -> None:
     """The dose-response mode of :func:`main` (see the module doc)."""
     fading, staying = site_regions(site)
@@ -205,7 +232,9 @@ def doses(
     for stem in faces:
         rgb, face = _photo_and_face(stem, finder)
         for seed in range(n_series):
-            before, afters = dose_series(rgb, face, seed, factors, site=site, profile=profile)
+            before, afters = dose_series(
+                rgb, face, seed, factors, site=site, profile=profile, focus_mm=focus_mm
+            )
             followups = track(before, afters, finder=finder).followups
             for f, c in zip(factors, followups, strict=True):
                 if not isinstance(c, Comparison):

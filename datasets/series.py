@@ -22,6 +22,7 @@ from datasets.synthetic import (
     adjust_white_balance,
     affine_jitter,
     curved_line,
+    gaussian_blur,
     jpeg_roundtrip,
     render_lines,
 )
@@ -156,11 +157,14 @@ def series_pair(
     fade: float = 0.25,
     site: str = "forehead",
     profile: str = "soft",
+    focus_mm: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(before, after) where the lines of ``site`` (one of :data:`SITES`) fade to ``fade`` of
     their depth and the other sites' lines (``drawn_sites``) stay; every line drawn with
     ``profile``: a dose series (:func:`dose_series`) with one follow-up."""
-    before, (after,) = dose_series(rgb, face, seed, (fade,), site=site, profile=profile)
+    before, (after,) = dose_series(
+        rgb, face, seed, (fade,), site=site, profile=profile, focus_mm=focus_mm
+    )
     return before, after
 
 
@@ -172,12 +176,14 @@ def dose_series(
     *,
     site: str = "forehead",
     profile: str = "soft",
+    focus_mm: float = 0.0,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """A baseline and one follow-up per factor of ``fades``: the same lines (drawn from
     ``seed`` at the sites of ``drawn_sites(site)``), ``site``'s faded to that share of their
     depth, the others kept; every photo, the baseline included, with its own nuisance. A
     dose-response series: the more the lines fade, the more a measurement of them should
-    fall."""
+    fall. ``focus_mm``: the follow-ups are out of focus, by a Gaussian of that many mm at the
+    face (before their nuisance: the lens blurs before the camera re-frames and compresses)."""
     if any(not 0 <= f <= 1 for f in fades):
         raise ValueError(f"fade factors must lie in [0, 1], got {fades}")
     sites = drawn_sites(site)
@@ -186,8 +192,8 @@ def dose_series(
     fading = drawn.pop(site)
     staying = [x for lines in drawn.values() for x in lines]
 
-    def photo(lines: list[LineSpec]) -> np.ndarray:
+    def photo(lines: list[LineSpec], blur_mm: float = 0.0) -> np.ndarray:
         image = render_lines(rgb, lines + staying, mm_per_px=face.mm_per_px).image
-        return nuisance(image, rng)
+        return nuisance(gaussian_blur(image, blur_mm / face.mm_per_px), rng)
 
-    return photo(fading), [photo(faded(fading, f)) for f in fades]
+    return photo(fading), [photo(faded(fading, f), focus_mm) for f in fades]

@@ -628,6 +628,24 @@ def test_dose_series_fades_one_site_by_each_factor_and_keeps_the_rest(
         series.dose_series(skin_canvas, face, 4, (1.0, 1.5))
 
 
+def test_out_of_focus_follow_ups_are_the_same_photos_blurred(
+    astronaut_face, skin_canvas, monkeypatch
+):
+    """``focus_mm`` (``benchmarks.change --focus``): the follow-ups are the same drawings
+    blurred by that Gaussian at the face, in linear light; the baseline stays sharp."""
+    import datasets.series as series
+    from datasets.synthetic import gaussian_blur
+
+    pts, mm = astronaut_face
+    face = SimpleNamespace(points=pts, mm_per_px=mm)
+    monkeypatch.setattr(series, "nuisance", lambda img, rng: img)
+    sharp = series.dose_series(skin_canvas, face, 4, (0.5, 0.25))
+    soft = series.dose_series(skin_canvas, face, 4, (0.5, 0.25), focus_mm=0.2)
+    assert np.array_equal(soft[0], sharp[0])
+    for a, b in zip(sharp[1], soft[1], strict=True):
+        assert np.array_equal(gaussian_blur(a, 0.2 / mm), b)
+
+
 def test_series_has_known_changes_and_its_own_nuisance_per_image(astronaut_face, skin_canvas):
     pts, mm = astronaut_face
     scene = face_scene(pts, mm_per_px=mm, rng=np.random.default_rng(6))
