@@ -40,11 +40,12 @@ Method
    the sharper of the two is blurred to the other's focus (``focus_blur``), measured on the
    eyes and brows (lids, lashes, irises, brow hairs: fine detail a skin treatment does not
    change): a follow-up out of focus by 0.1-0.3 mm otherwise shows every line wider and
-   shallower and the skin smoother, and read 6-32 % of a face's region-metrics as changed,
-   three in four of them "improved". A skin treatment that smooths the skin leaves that
-   reference as it was, so its change is kept. A difference of ``FOCUS_WARN_MM`` or more is
-   warned about (``focus_differs``). Both photos are then measured on the same pixels: the
-   before photo's regions, restricted to skin seen in both.
+   shallower and the skin smoother: Tillerson's and Biden's photos against themselves 0.1-0.3
+   mm out of focus read 6-33 % of their region-metrics as changed, most of them "improved".
+   A skin treatment that smooths the skin leaves that reference as it was, so its change is
+   kept. A difference of ``FOCUS_WARN_MM`` or more is warned about (``focus_differs``). Both
+   photos are then measured on the same pixels: the before photo's regions, restricted to
+   skin seen in both.
 5. Noise floor: each photo is re-measured under ``PERTURBATIONS`` (sub-pixel shift, 0.5-1 %
    scale, 0.5-1.5 degree turn, 6 % exposure, 3 % white balance, JPEG re-compression at
    quality 85-90: the
@@ -54,7 +55,7 @@ Method
    the pair's regions as they are: the re-framed skin moves under them (at the eyes by about
    1 mm), which a registered re-take does not do, but that covers what a re-take does to the
    lines and the small re-framings do not sample; regions moved with the skin flagged twice
-   as many re-takes (``docs/method.md``, the eighth and nineteenth sessions).
+   as many re-takes (``docs/experiments.md``, the eighth and nineteenth sessions).
    The per-metric variance of each photo's ``1 + len(PERTURBATIONS)`` values is pooled over
    both photos (SEM) and ``mdc = t(0.975, df) * sqrt(2) * SEM`` (Weir 2005) with ``df`` the
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
@@ -150,12 +151,7 @@ from analysis.pipeline import (
     measure_canonical,
     prepare,
 )
-from analysis.regions import (
-    REGIONS,
-    SPLIT_FACE_PAIRS,
-    RegionMasks,
-    _fill,
-)
+from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill
 from analysis.types import F16, F32, F64, U8, Bool
 from analysis.wrinkles import WrinkleMap, relative_luminance, valley_lengths
 
@@ -179,7 +175,7 @@ FOCUS_EYE_MARGIN_MM = 1.0  # the reference: eyes (lids, lashes) and brows with t
 FOCUS_BROW_MARGIN_MM = 0.5
 # a focus difference this large (Gaussian sigma) is warned about; pairs whose focus is the
 # same (the 19 shared photos against themselves re-saved at JPEG 80-95, +-15 % light, +-5 %
-# white balance) read 0.04-0.11 mm, 0.04-0.08 mm at 4.5 px/mm or more
+# white balance) read 0.04-0.13 mm, 0.05-0.08 mm at 4.5 px/mm or more
 FOCUS_WARN_MM = 0.15
 LINE_READ_PX = 1  # a line is read as the strongest valley within this many pixels of it
 MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called significant
@@ -690,9 +686,11 @@ def focus_blur(before: U8, after: U8, mask: Bool, pixel: float = 1.0) -> tuple[f
 
     A follow-up slightly out of focus shows every line wider and shallower and the skin
     smoother: read as it is, it looks like a treatment that worked. The fine detail is the log
-    luminance less its Gaussian of ``FOCUS_BAND_PX`` (so light and white balance cancel);
-    the sharper face gets the largest sigma, in ``FOCUS_STEP_PX`` steps, that keeps its
-    fine-detail energy at or above the softer one's."""
+    luminance (so light and white balance cancel) less its Gaussian of ``FOCUS_BAND_PX``
+    pixels of the coarser photo (``pixel`` canonical px, at least 1), off the catchlights;
+    the sharper face gets the largest sigma, in ``FOCUS_STEP_PX`` of those pixels, that keeps
+    its fine-detail energy at or above the softer one's. Sigmas under about 0.3 px are all but
+    the identity on pixels: a pair whose focus is the same reads up to that much."""
     if mask.sum() < 100:
         return 0.0, 0.0
     rows, cols = np.nonzero(mask)
@@ -755,9 +753,7 @@ class _Side:
         """``face``, already sampled through this side's map, with its gains (times ``light``)
         and the pair's ``ceiling``, its resolution blur and, when ``quality`` is set, a JPEG
         re-compression."""
-        rgb = _with_gains(face.rgb, self.gains, self.ceiling, light)
-        if self.blur > 0:
-            rgb = np.asarray(cv2.GaussianBlur(rgb, (0, 0), self.blur), np.uint8)
+        rgb = _blurred(_with_gains(face.rgb, self.gains, self.ceiling, light), self.blur)
         if quality:
             _, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
             decoded = np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)
@@ -1134,15 +1130,18 @@ def _compare(
         frame = _frame_on_grid(b, map_x, map_y)
         skin = a.regions.skin & ~frame & moved.valid & grid.valid
         gains, photometric = harmonise(grid, moved, skin)
-        # focus: compared after the resolution blur, on the eyes and brows
-        reference = focus_reference(grid) & moved.valid & grid.valid
+        # focus: compared after the resolution blur, on the eyes and brows, off either photo's
+        # spectacle frame (its edges are sharp in the photo that has it)
+        reference = focus_reference(grid) & moved.valid & grid.valid & ~frame
+        if a.regions.frame is not None:
+            reference &= ~a.regions.frame
         pixel = max(_source_pixel(grid), _source_pixel(b.canonical))
         focus_a, focus_b = focus_blur(
             _blurred(grid.rgb, blur_a), _blurred(moved.rgb, blur_b), reference, pixel
         )
+        photometric["blurred"] = "before" if blur_a else "after" if blur_b else None
         blur_a, blur_b = math.hypot(blur_a, focus_a), math.hypot(blur_b, focus_b)
         before_side = replace(before_side, blur=blur_a)
-        photometric["blurred"] = "before" if blur_a else "after" if blur_b else None
         photometric["focus_softened"] = "before" if focus_a else "after" if focus_b else None
         photometric["focus_blur_mm"] = round(max(focus_a, focus_b) * grid.mm_per_px, 3)
         ceiling = _ceiling(moved.rgb, skin, gains)

@@ -14,7 +14,7 @@ right were not checked against the subject's), and each region is tied to the mo
 fold its skin (``REGION_GROUPS``). A region's expression change is the largest change of its
 movements between the photos; at ``EXPRESSION_CHANGE`` or more it is flagged.
 
-Measured (``docs/method.md``, "A change of expression"): over 30 nuisance-only pairs of ten
+Measured (``docs/experiments.md``, "A change of expression"): over 30 nuisance-only pairs of ten
 shared faces (light, white balance, framing, JPEG) and 20 synthetic head turns of 5 and 10
 degrees, no movement changed by more than 0.39; Obama's smile changed by 0.81,
 his narrowed eyes by 0.46. Biden 2013 against 2021, smiling in both, changed by 0.13 at most.

@@ -57,7 +57,7 @@ Method
   untouched one (about 0.75 with a quarter of the regions faded). Rho over the faded regions
   alone has no such ceiling. Rho within one patient's series, the same lines faded by
   several doses (12-16 % deep, 0.4-0.6 mm), is measured by ``python -m benchmarks.change
-  --doses 1 0.75 0.5 0.25 0`` (``docs/method.md``, "Dose-response").
+  --doses 1 0.75 0.5 0.25 0`` (``docs/experiments.md``, "Dose-response").
 * **Other renderers.** The detector will be scored on lines drawn by code it has not seen, so
   each face is drawn five more times, with the same spots and redness: the template lines
   again (same geometry, width, depth) with each other cross-section of

@@ -217,7 +217,7 @@ def _red(image, *centres, diameter_mm=9.0, strength=0.35):
 def test_red_patches_alone_add_almost_no_line():
     """Blood absorbs green, so a red patch is darker in luminance (here by more than a deep
     line); its edges are steps, not valleys: three strong patches add about 1 mm of line.
-    (A line crossing a strong patch is another matter: docs/method.md, 2026-11-29, third
+    (A line crossing a strong patch is another matter: docs/experiments.md, 2026-11-29, third
     session.)"""
     img = skin(seed=6)
     reddened = _red(img, (180.0, 250.0), (320.0, 250.0), (250.0, 130.0))
