@@ -453,7 +453,15 @@ def test_a_follow_up_out_of_focus_is_not_read_as_a_change(finder, monkeypatch, m
         assert "after photo is less sharp" in c.issues[0]["message"]
     else:
         assert codes == []
-    if mm == 0.2:
+    if mm == 0.2:  # the overlay's before panel says it was softened, in its title only
+        from analysis.overlay import draw_comparison
+
+        unsaid = replace(c, photometric={**c.photometric, "focus_blur_mm": 0.0})
+        titled, plain, w = draw_comparison(c), draw_comparison(unsaid), c.regions.skin.shape[1]
+        assert (titled[:34, :w] != plain[:34, :w]).any()
+        assert (titled[:34, w:] == plain[:34, w:]).all()
+        assert (titled[34:] == plain[34:]).all()
+
         import importlib
 
         monkeypatch.setattr(importlib.import_module("analysis.compare"), "FOCUS_MAX_PX", 0.0)
