@@ -270,15 +270,15 @@ def _track_csv(payload: dict[str, Any], followups: list[Path]) -> str:
     writer = csv.writer(buf)
     header = ["followup", "file", "region", "metric", "before", "after", "delta", "delta_pct"]
     outcome = ["mdc", "significant", "direction", "improved", "error", "expression_changed"]
+    outcome.append("focus_blur_mm")  # the pair's focus difference (the sharper photo softened)
     writer.writerow([*header, *outcome])
     for i, (path, item) in enumerate(zip(followups, payload["followups"], strict=True), 1):
         if "error" in item:
-            writer.writerow(
-                [i, path.name, "", "", "", "", "", "", "", "", "", "", item["error"]["code"], ""]
-            )
+            writer.writerow([i, path.name, *[""] * 10, item["error"]["code"], "", ""])
             continue
         expression = item.get("expression")
         folded = set(expression["regions"]) if expression is not None else None
+        focus = item["photometric"].get("focus_blur_mm", "")
         for region, metrics in item["regions"].items():
             for metric, c in metrics.items():
                 writer.writerow(
@@ -297,6 +297,7 @@ def _track_csv(payload: dict[str, Any], followups: list[Path]) -> str:
                         c["improved"],
                         "",
                         "" if folded is None else region in folded,
+                        focus,
                     ]
                 )
     return buf.getvalue()

@@ -674,10 +674,12 @@ def test_track_keeps_going_past_a_failed_followup(tmp_path: Path, capsys, finder
     )
     rows = csv_path.read_text().splitlines()
     assert rows[0].startswith("followup,file,region,metric")
-    assert rows[0].endswith(",error,expression_changed")
+    assert rows[0].endswith(",error,expression_changed,focus_blur_mm")
     assert len(rows) == 1 + 1 + len(REGIONS) * len(METRICS)
-    assert rows[1].endswith(",unreadable_image,")
-    assert {r.rsplit(",", 1)[1] for r in rows[2:]} == {"False"}  # smiling in both photos
+    assert rows[1].endswith(",unreadable_image,,")
+    assert {r.split(",")[-2] for r in rows[2:]} == {"False"}  # smiling in both photos
+    focus = d["followups"][1]["photometric"]["focus_blur_mm"]  # 0.16: the 2021 one softened
+    assert {float(r.split(",")[-1]) for r in rows[2:]} == {focus}
     capsys.readouterr()
     assert main(["track", str(base), str(bad)]) == 3
 
