@@ -269,8 +269,8 @@ def _track_csv(payload: dict[str, Any], followups: list[Path]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     header = ["followup", "file", "region", "metric", "before", "after", "delta", "delta_pct"]
-    outcome = ["mdc", "significant", "direction", "improved", "error", "expression_changed"]
-    outcome.append("focus_blur_mm")  # the pair's focus difference (the sharper photo softened)
+    outcome = ["mdc", "significant", "direction", "improved", "error"]
+    outcome += ["expression_changed", "focus_blur_mm"]  # the pair's, see README
     writer.writerow([*header, *outcome])
     for i, (path, item) in enumerate(zip(followups, payload["followups"], strict=True), 1):
         if "error" in item:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +50,7 @@ from datasets.synthetic import procedural_skin, render_lines
 from service.cli import main
 from tests.conftest import face_path
 
+COMPARE_MODULE = importlib.import_module("analysis.compare")  # ``compare`` is the function
 KEYS = {"before", "after", "delta", "delta_pct", "mdc", "significant", "direction", "improved"}
 # a follow-up taken in other light: brighter, warmer, re-compressed
 BRIGHTER_WARMER = Nuisance(exposure=1.1, white_balance=(1.04, 1.0, 0.96), jpeg_quality=95)
@@ -462,9 +464,7 @@ def test_a_follow_up_out_of_focus_is_not_read_as_a_change(finder, monkeypatch, m
         assert (titled[:34, w:] == plain[:34, w:]).all()
         assert (titled[34:] == plain[34:]).all()
 
-        import importlib
-
-        monkeypatch.setattr(importlib.import_module("analysis.compare"), "FOCUS_MAX_PX", 0.0)
+        monkeypatch.setattr(COMPARE_MODULE, "FOCUS_MAX_PX", 0.0)
         unmatched = _flagged(compare(before, after, finder=finder))
         assert len(unmatched) >= 40, unmatched
         assert np.mean([improved is True for *_, improved in unmatched]) >= 0.6, unmatched
@@ -476,15 +476,13 @@ def test_skin_a_treatment_smoothed_reads_smoother_though_focus_is_matched(finder
     included. The focus read on the eyes and brows hardly moves (what a re-saved photo reads), so
     the smoothing is kept: the face's texture roughness falls as far as with focus matching
     off."""
-    import importlib
-
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
     before = analyze(rgb, finder=finder)
     after = _focused(rgb, before.face, 0.2, keep_eyes_and_brows=True)
     c = compare(before, after, finder=finder)
     assert c.photometric["focus_blur_mm"] <= 0.08
     assert [i["code"] for i in c.issues] == []
-    monkeypatch.setattr(importlib.import_module("analysis.compare"), "FOCUS_MAX_PX", 0.0)
+    monkeypatch.setattr(COMPARE_MODULE, "FOCUS_MAX_PX", 0.0)
     unmatched = compare(before, after, finder=finder)
     rough, rough_unmatched = (x.changes["full_face"]["texture.roughness"] for x in (c, unmatched))
     assert rough.significant, rough
@@ -690,12 +688,7 @@ def test_track_measures_its_baseline_once_and_matches_separate_comparisons(
     """A series re-uses the baseline's measurements (the photo and its perturbations) for every
     follow-up that sees the same skin, and only then: each follow-up reads exactly what
     ``compare`` of that pair reads."""
-    import importlib
-
-    import cv2
-
-    compare_module = importlib.import_module("analysis.compare")  # not the package's function
-
+    compare_module = COMPARE_MODULE
     base = analyze(face_path("pd_biden_2013_vp"), finder=finder)
     good = face_path("pd_biden_2021_presidential")
     rgb = load_image(good).rgb
