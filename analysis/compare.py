@@ -169,13 +169,11 @@ RESOLUTION_BLUR = 0.45  # Gaussian sigma of one source pixel, in source pixels
 FOCUS_BAND_PX = 1.0
 FOCUS_STEP_PX = 0.05
 FOCUS_MAX_PX = 2.5  # a pair softer than this apart (in the same pixels) is matched this far
-CATCHLIGHT_LEVEL = 200  # 8-bit grey at or above this, and by this much above its
-CATCHLIGHT_RISE = 50  # surroundings (white top-hat over 9 px, 1.8 mm), is a catchlight
 FOCUS_EYE_MARGIN_MM = 1.0  # the reference: eyes (lids, lashes) and brows with these margins
 FOCUS_BROW_MARGIN_MM = 0.5
 # a focus difference this large (Gaussian sigma) is warned about; pairs whose focus is the
 # same (the 19 shared photos against themselves re-saved at JPEG 80-95, +-15 % light, +-5 %
-# white balance) read 0.04-0.13 mm, 0.05-0.08 mm at 4.5 px/mm or more
+# white balance) read 0.04-0.13 mm, 0.04-0.08 mm at 4.5 px/mm or more
 FOCUS_WARN_MM = 0.15
 LINE_READ_PX = 1  # a line is read as the strongest valley within this many pixels of it
 MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called significant
@@ -660,18 +658,6 @@ def focus_reference(face: CanonicalFace) -> Bool:
     return within(eyes, face.px(FOCUS_EYE_MARGIN_MM)) | within(brows, face.px(FOCUS_BROW_MARGIN_MM))
 
 
-def _catchlights(*grey: U8) -> Bool:
-    """The light's reflections in the eyes (small, near-white, much brighter than around them)
-    in any of ``grey``, with the reach of the fine band: their edges say how the light was
-    placed, not how sharp the photo is."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
-    found = np.zeros(grey[0].shape, np.uint8)
-    for g in grey:
-        top = cv2.morphologyEx(g, cv2.MORPH_TOPHAT, kernel)
-        found |= ((g >= CATCHLIGHT_LEVEL) & (top >= CATCHLIGHT_RISE)).astype(np.uint8)
-    return np.asarray(cv2.dilate(found, np.ones((7, 7), np.uint8)) > 0)
-
-
 def _fine_energy(log_y: F32, mask: Bool, band: float, sigma: float = 0.0) -> float:
     """Mean square of the fine detail (band ``band`` px) of ``log_y``, blurred by ``sigma``
     first, on ``mask``."""
@@ -687,7 +673,7 @@ def focus_blur(before: U8, after: U8, mask: Bool, pixel: float = 1.0) -> tuple[f
     A follow-up slightly out of focus shows every line wider and shallower and the skin
     smoother: read as it is, it looks like a treatment that worked. The fine detail is the log
     luminance (so light and white balance cancel) less its Gaussian of ``FOCUS_BAND_PX``
-    pixels of the coarser photo (``pixel`` canonical px, at least 1), off the catchlights;
+    pixels of the coarser photo (``pixel`` canonical px, at least 1);
     the sharper face gets the largest sigma, in ``FOCUS_STEP_PX`` of those pixels, that keeps
     its fine-detail energy at or above the softer one's. Sigmas under about 0.3 px are all but
     the identity on pixels: a pair whose focus is the same reads up to that much."""
@@ -700,13 +686,9 @@ def focus_blur(before: U8, after: U8, mask: Bool, pixel: float = 1.0) -> tuple[f
     y0, x0 = max(0, rows.min() - pad), max(0, cols.min() - pad)
     box = np.s_[y0 : rows.max() + pad + 1, x0 : cols.max() + pad + 1]
     before, after, mask = before[box], after[box], mask[box]
-    grey: list[U8] = [
-        np.asarray(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), np.uint8) for x in (before, after)
-    ]
-    mask = mask & ~_catchlights(*grey)
-    if mask.sum() < 100:
-        return 0.0, 0.0
-    ya, yb = (np.log1p(g.astype(np.float32)) for g in grey)
+    ya, yb = (
+        np.log1p(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)) for x in (before, after)
+    )
     ea, eb = _fine_energy(ya, mask, band), _fine_energy(yb, mask, band)
     sharp, target = (ya, eb) if ea > eb else (yb, ea)
     sigma = 0.0
