@@ -151,7 +151,7 @@ from analysis.pipeline import (
     measure_canonical,
     prepare,
 )
-from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill
+from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill, eyes_and_brows
 from analysis.types import F16, F32, F64, U8, Bool
 from analysis.wrinkles import WrinkleMap, relative_luminance, valley_lengths
 
@@ -327,26 +327,28 @@ class Comparison:
     expression: ExpressionChange | None = None  # None: a photo's landmarks had no blendshapes
 
     @property
+    def focus_warned(self) -> str | None:
+        """The photo softened to the other's focus by ``FOCUS_WARN_MM`` or more (None: none)."""
+        blur = self.photometric.get("focus_blur_mm") or 0.0
+        return self.photometric.get("focus_softened") if blur >= FOCUS_WARN_MM else None
+
+    @property
     def issues(self) -> list[dict[str, str]]:
         """Warnings about the pair as a whole (each photo's own are in its summary)."""
-        issues = [self.expression.issue()] if self.expression is not None else []
-        blur = self.photometric.get("focus_blur_mm") or 0.0
-        if blur >= FOCUS_WARN_MM:
-            sharper = self.photometric["focus_softened"]
+        issue = self.expression.issue() if self.expression is not None else None
+        issues = [issue] if issue is not None else []
+        sharper = self.focus_warned
+        if sharper is not None:
             softer = "after" if sharper == "before" else "before"
-            issues.append(
-                {
-                    "code": "focus_differs",
-                    "severity": "warning",
-                    "message": (
-                        f"The {softer} photo is less sharp than the {sharper} photo (blurred by "
-                        f"about {blur:.2f} mm). The {sharper} photo was softened to match, so "
-                        "fine lines and skin texture are compared at the lower sharpness. "
-                        "Please check the focus on the skin at the next visit."
-                    ),
-                }
+            blur = self.photometric["focus_blur_mm"]
+            message = (
+                f"The {softer} photo is less sharp than the {sharper} photo (blurred by about "
+                f"{blur:.2f} mm). The {sharper} photo was softened to match, so fine lines and "
+                "skin texture are compared at the lower sharpness. Please check the focus on "
+                "the skin at the next visit."
             )
-        return [i for i in issues if i is not None]
+            issues.append({"code": "focus_differs", "severity": "warning", "message": message})
+        return issues
 
     def to_dict(self) -> dict[str, Any]:
         issues = self.issues
@@ -647,14 +649,7 @@ def resolution_blur(before: CanonicalFace, after: CanonicalFace) -> tuple[float,
 def focus_reference(face: CanonicalFace) -> Bool:
     """Eyes and brows with their margins (lids, lashes, irises, brow hairs): fine detail a skin
     treatment does not change, on which the two photos' focus is compared."""
-    p = face.points.astype(np.float64)
-    eyes = _fill(face.shape, p[list(lm.RIGHT_EYE)]) | _fill(face.shape, p[list(lm.LEFT_EYE)])
-    brows = np.zeros(face.shape, bool)
-    for upper, lower in (
-        (lm.RIGHT_BROW_UPPER, lm.RIGHT_BROW_LOWER),
-        (lm.LEFT_BROW_UPPER, lm.LEFT_BROW_LOWER),
-    ):
-        brows |= _fill(face.shape, np.vstack([p[list(upper)], p[list(lower)][::-1]]))
+    eyes, brows = eyes_and_brows(face)
     return within(eyes, face.px(FOCUS_EYE_MARGIN_MM)) | within(brows, face.px(FOCUS_BROW_MARGIN_MM))
 
 

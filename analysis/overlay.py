@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from analysis.compare import FOCUS_WARN_MM, Comparison
+from analysis.compare import Comparison
 from analysis.expression import GROUP_WORDS
 from analysis.pipeline import Analysis
 from analysis.regions import ANATOMICAL_REGIONS
@@ -203,11 +203,10 @@ def draw_comparison(comparison: Comparison) -> U8:
         cv2.rectangle(panel, (0, h - 30), (panel.shape[1], h), (0, 0, 0), -1)
         cv2.putText(panel, note, (10, h - 10), font, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     titles = ["before", "after (registered)", "change: red deeper/darker, green faded"]
-    blur = comparison.photometric.get("focus_blur_mm") or 0.0
-    softened = comparison.photometric.get("focus_softened")
-    if blur >= FOCUS_WARN_MM and softened in ("before", "after"):
-        i = 0 if softened == "before" else 1
-        titles[i] += f", softened {blur:.2f} mm to the other's focus"
+    softened = comparison.focus_warned
+    if softened is not None:
+        blur = comparison.photometric["focus_blur_mm"]
+        titles[0 if softened == "before" else 1] += f", softened {blur:.2f} mm to the other's focus"
     panels = []
     for img, title in zip((before, after, panel), titles, strict=True):
         img = img.copy()

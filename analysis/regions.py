@@ -255,8 +255,8 @@ PRIORITY: tuple[str, ...] = (
 )
 
 
-def feature_mask(face: CanonicalFace) -> Bool:
-    """Eyes, brows, lips and nostrils with their margins: never skin."""
+def eyes_and_brows(face: CanonicalFace) -> tuple[Bool, Bool]:
+    """The eye outlines and the brows (upper and lower edge), filled, without margins."""
     p = face.points.astype(np.float64)
     shape = face.shape
     eyes = _fill(shape, _pts(p, lm.RIGHT_EYE)) | _fill(shape, _pts(p, lm.LEFT_EYE))
@@ -266,6 +266,14 @@ def feature_mask(face: CanonicalFace) -> Bool:
     brows |= _fill(
         shape, np.vstack([_pts(p, lm.LEFT_BROW_UPPER), _pts(p, lm.LEFT_BROW_LOWER)[::-1]])
     )
+    return eyes, brows
+
+
+def feature_mask(face: CanonicalFace) -> Bool:
+    """Eyes, brows, lips and nostrils with their margins: never skin."""
+    p = face.points.astype(np.float64)
+    shape = face.shape
+    eyes, brows = eyes_and_brows(face)
     lips = _fill(shape, _pts(p, lm.LIPS_OUTER))
     nostrils = _fill(shape, _hull(_pts(p, lm.NOSTRILS)))
     return (
