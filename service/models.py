@@ -144,6 +144,12 @@ class Comparison(Base):
     latest: Mapped[bool] = mapped_column(Boolean)
     result: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # the Gaussian (mm) that softened the sharper photo to the other's focus, the photo it
+    # softened ("before", "after"; null: none) and whether the pair warned ``focus_differs``;
+    # all null for comparisons stored before focus was matched (migration 0003)
+    focus_blur_mm: Mapped[float | None] = mapped_column(Float)
+    focus_softened: Mapped[str | None] = mapped_column(String(8))
+    focus_differs: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ComparisonValue(Base):

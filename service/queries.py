@@ -45,6 +45,9 @@ def timeline(s: Session, subject: m.Subject, metric: str, region: str) -> Timeli
             m.ComparisonValue.mdc,
             m.ComparisonValue.significant,
             m.ComparisonValue.expression_changed,
+            m.Comparison.focus_differs,
+            m.Comparison.focus_softened,
+            m.Comparison.focus_blur_mm,
         )
         .join(m.Visit, m.Visit.id == m.Photo.visit_id)
         .outerjoin(latest, latest.c.photo_id == m.Photo.id)
@@ -72,7 +75,9 @@ def timeline(s: Session, subject: m.Subject, metric: str, region: str) -> Timeli
         .order_by(m.Photo.id != (base.id if base else ""), repo.when(), m.Photo.id)
     ).all()
     points = []
-    for label, taken_at, photo_id, value, delta, mdc, significant, expression in rows:
+    for row in rows:
+        label, taken_at, photo_id, value, delta, mdc, significant, expression = row[:8]
+        focus_differs, focus_softened, focus_blur_mm = row[8:]
         is_base = base is not None and photo_id == base.id
         points.append(
             TimelinePoint(
@@ -84,6 +89,9 @@ def timeline(s: Session, subject: m.Subject, metric: str, region: str) -> Timeli
                 mdc=None if is_base else mdc,
                 significant=False if is_base else significant,
                 expression_changed=None if is_base else expression,
+                focus_differs=None if is_base else focus_differs,
+                focus_softened=None if is_base else focus_softened,
+                focus_blur_mm=None if is_base else focus_blur_mm,
             )
         )
     return Timeline(subject=subject.code, metric=metric, region=region, points=points)

@@ -263,6 +263,19 @@ def automatic_comparison(s: Session, after_id: str) -> m.Comparison | None:
     ).first()
 
 
+def comparison_focus(result: dict[str, Any]) -> dict[str, Any]:
+    """The focus columns of a comparison result: the blur that matched the two photos' focus,
+    the photo it softened and whether the pair warned ``focus_differs`` (null: not read)."""
+    photometric = result.get("photometric") or {}
+    read = "focus_blur_mm" in photometric
+    codes = {i.get("code") for i in (result.get("quality") or {}).get("issues", ())}
+    return {
+        "focus_blur_mm": photometric.get("focus_blur_mm"),
+        "focus_softened": photometric.get("focus_softened"),
+        "focus_differs": ("focus_differs" in codes) if read else None,
+    }
+
+
 def add_comparison(
     s: Session, before: m.Photo, after: m.Photo, result: dict[str, Any], *, automatic: bool
 ) -> m.Comparison:
@@ -280,6 +293,7 @@ def add_comparison(
         latest=False,
         result=result,
         created_at=now(),
+        **comparison_focus(result),
     )
     s.add(row)
     s.flush()

@@ -187,6 +187,13 @@ class TimelinePoint(BaseModel):
     # the expression differed from the baseline's enough to fold the region's lines (null:
     # the baseline itself, no comparison, or not read)
     expression_changed: bool | None = None
+    # the two photos' focus differed enough to warn (``focus_differs``); the photo softened to
+    # the other's focus ("before": the baseline, "after": this one) and by how much (mm).
+    # Null for the baseline, without a comparison, or for comparisons stored before focus was
+    # matched
+    focus_differs: bool | None = None
+    focus_softened: str | None = None  # "before" or "after"
+    focus_blur_mm: float | None = None
 
 
 class Timeline(BaseModel):

@@ -95,9 +95,13 @@ def sqlite_url(tmp_path: Path) -> str:
 # the fake engine ----------------------------------------------------------------------------
 
 
-def fake_photo(value: float = 20.0, *, error: str | None = None, tag: str = "") -> bytes:
-    """Bytes the fake engine measures: every metric of every region equals ``value``."""
-    return b"FAKE" + json.dumps({"value": value, "error": error, "tag": tag}).encode()
+def fake_photo(
+    value: float = 20.0, *, error: str | None = None, tag: str = "", focus: float = 0.0
+) -> bytes:
+    """Bytes the fake engine measures: every metric of every region equals ``value``;
+    ``focus`` is how far out of focus the photo is (mm), which a comparison matches."""
+    spec = {"value": value, "error": error, "tag": tag, "focus": focus}
+    return b"FAKE" + json.dumps(spec).encode()
 
 
 @dataclass(frozen=True)
@@ -142,11 +146,20 @@ class FakeComparison:
                 "improved": (better * (a - b) > 0) if significant and better else None,
             }
 
+        # the sharper photo is softened to the other's focus, with a warning from 0.15 mm
+        fb, fa = (float(x.spec.get("focus", 0.0)) for x in (self.before, self.after))
+        softened = "before" if fb < fa else "after" if fa < fb else None
+        issues = []
+        if abs(fa - fb) >= 0.15:
+            softer = "after" if fa > fb else "before"
+            issues.append({"code": "focus_differs", "severity": "warning", "message": softer})
         return {
             "schema_version": "1",
             "before": {"image": {"sha256": self.before.sha256}},
             "after": {"image": {"sha256": self.after.sha256}},
             "registration": {"method": "fake", "residual_px": 0.5},
+            "photometric": {"focus_softened": softened, "focus_blur_mm": abs(fa - fb)},
+            "quality": {"ok": not issues, "issues": issues},
             "regions": {r: {m: change(m) for m in METRICS} for r in REGIONS},
         }
 

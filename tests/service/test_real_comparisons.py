@@ -42,6 +42,9 @@ def test_real_pair_is_compared_on_upload_with_the_split_face_side(real_api: Api)
         comparison["regions"]["full_face"]["wrinkles.severity"]["delta"]
     )
     assert [p["expression_changed"] for p in points] == [None, True]
+    focus = [(p["focus_differs"], p["focus_softened"]) for p in points]
+    assert focus == [(None, None), (True, "after")]  # the sharper follow-up was softened
+    assert points[1]["focus_blur_mm"] == comparison["photometric"]["focus_blur_mm"] > 0.15
     forehead = real_api.client.get(f"{S}/S1/timeline?region=forehead", headers=h).json()
     assert [p["expression_changed"] for p in forehead["points"]] == [None, False]
     summary = real_api.client.get(f"/v1/studies/{STUDY}/summary", headers=h).json()

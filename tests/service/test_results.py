@@ -134,6 +134,17 @@ def test_timeline_lists_values_with_baseline_first(api: Api):
     assert all(p["photo_id"] for p in body["points"])
 
 
+def test_timeline_says_which_follow_ups_were_out_of_focus(api: Api):
+    """Each point carries its comparison's focus: whether the pair warned ``focus_differs``,
+    which photo was softened to the other's focus and by how much."""
+    api.upload("S1", fake_photo(30.0), visit="baseline", taken_at="2025-01-01")
+    api.upload("S1", fake_photo(29.0, focus=0.05), visit="week4", taken_at="2025-02-01")
+    api.upload("S1", fake_photo(25.0, focus=0.25), visit="week8", taken_at="2025-03-01")
+    body = api.client.get(f"{S}/subjects/S1/timeline", headers=api.auth("viewer")).json()
+    focus = [(p["focus_differs"], p["focus_softened"], p["focus_blur_mm"]) for p in body["points"]]
+    assert focus == [(None, None, None), (False, "before", 0.05), (True, "before", 0.25)]
+
+
 def test_unknown_metric_or_region_is_400(api: Api):
     h = api.auth("viewer")
     for params in ({"metric": "wrinkles.beauty"}, {"region": "elbow"}):

@@ -70,6 +70,62 @@ def test_the_expression_column_keeps_the_values_stored_before_it(tmp_path):
         engine.dispose()
 
 
+def test_the_focus_columns_are_filled_from_the_results_stored_before_them(tmp_path):
+    """Migration 0003 adds the comparisons' focus columns: a result stored under 0002 that
+    holds its focus fills them, an older one reads null (not known); results are kept as they
+    were, and going back to 0002 keeps every row."""
+    import json
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from service.db import MIGRATIONS
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")  # foreign keys not enforced
+    focused = {
+        "photometric": {"focus_softened": "after", "focus_blur_mm": 0.21},
+        "quality": {"ok": False, "issues": [{"code": "focus_differs", "severity": "warning"}]},
+    }
+    results = {"c1": focused, "c2": {"photometric": {"white_balance": [1, 1, 1]}}}
+
+    def run(step: str, target: str) -> None:
+        with engine.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.attributes["connection"] = conn
+            getattr(command, step)(cfg, target)
+
+    def rows(columns: str) -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            query = f"SELECT id, {columns} FROM comparisons ORDER BY id"
+            return [tuple(r) for r in conn.execute(text(query))]
+
+    try:
+        run("upgrade", "0002")
+        with engine.begin() as conn:
+            for cid, result in results.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO comparisons (id, study_id, subject_id, before_photo_id, "
+                        "after_photo_id, after_at, after_visit, automatic, latest, result, "
+                        "created_at) VALUES (:id, 1, 1, 'p1', 'p2', '2025-01-01', 'week4', 1, 1, "
+                        ":result, '2025-01-01')"
+                    ),
+                    {"id": cid, "result": json.dumps(result)},
+                )
+        run("upgrade", "head")
+        assert rows("focus_blur_mm, focus_softened, focus_differs") == [
+            ("c1", 0.21, "after", 1),
+            ("c2", None, None, None),
+        ]
+        assert [json.loads(str(r[1])) for r in rows("result")] == list(results.values())
+        run("downgrade", "0002")
+        assert [json.loads(str(r[1])) for r in rows("result")] == list(results.values())
+    finally:
+        engine.dispose()
+
+
 def test_keys_are_stored_as_sha256_only(api: Api):
     key = api.keys[STUDY, "viewer"]
     assert key.startswith("wt_")
