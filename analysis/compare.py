@@ -7,22 +7,24 @@ Method
    (``photo = "before" | "after"``).
 2. Registration: each face is already in its canonical frame (eyes level, 0.2 mm/px, from its
    own landmarks). The after face is warped onto the before face piecewise-affinely through the
-   triangulated 468-point landmark mesh (handles small pose and expression differences that
-   no global transform can), then refined by a dense displacement field: DIS optical flow
-   (Kroeger et al. 2016) on the illumination-normalised luminance ``R`` of skin seen in both,
-   smoothed over ``FLOW_SMOOTH_MM`` so that it follows the skin between the mesh points but
-   not single lines (a re-framed photo lands within about 0.2 px of the true map; the mesh
-   alone left 1-3 px). ``ecc_correlation`` reports the zero-mean normalised correlation of the
-   two ``R`` images after registration. Residual: median distance between the mesh points
-   found on the registered after image and those found by the same detector on the before
-   face's canonical image (so the same photo compared with itself reads 0). The pair is refused
-   (``registration_failed``) when the heads are turned differently by more than
+   triangulated 468-point landmark mesh (handles small pose and expression differences that no
+   global transform can), then refined by a dense displacement field: DIS optical flow (Kroeger
+   et al. 2016) on the illumination-normalised luminance ``R`` of skin seen in both, refined
+   down to the canonical pixel and smoothed over ``FLOW_SMOOTH_MM`` so that it follows the skin
+   between the mesh points but not single lines (a re-framed or turned photo lands within
+   0.03-0.07 px of the true map, median per region; the mesh alone left 1-3 px, the flow at half
+   resolution 0.1-0.25 px, enough for a real line to read as changed beside itself in the
+   difference of the two photos). ``ecc_correlation`` reports the zero-mean normalised
+   correlation of the two ``R`` images after registration. Residual: median distance between the
+   mesh points found on the registered after image and those found by the same detector on the
+   before face's canonical image (so the same photo compared with itself reads 0). The pair is
+   refused (``registration_failed``) when the heads are turned differently by more than
    ``MAX_POSE_DIFF_DEG`` (naming the more turned photo), when the landmarks moved more than
    ``MAX_SHAPE_CHANGE_MM`` beyond a rigid move (expression), or when the residual exceeds
    ``MAX_RESIDUAL_MM``. The registered after image is sampled once, from the after photo itself,
    through the composed map (before canonical -> after canonical -> after photo): warping the
-   after face's canonical image again would interpolate it twice and smooth it, and a
-   smoother photo reads as fewer fine lines (about 12 % of the line length on a real face).
+   after face's canonical image again would interpolate it twice and smooth it, and a smoother
+   photo reads as fewer fine lines (about 12 % of the line length on a real face).
 3. Photometric harmonisation: the after photo's white balance and exposure are matched to the
    before photo on the sclera (the whites of the eyes, inside the eye outline, outside the
    iris, bright and unsaturated): per-channel gains in linear light. The sclera is not skin,
@@ -494,22 +496,22 @@ def register(
 def _dense_flow(template: F32, moving: F32, mask: Bool, mm_per_px: float) -> tuple[F32, F32]:
     """Displacement (px) at each pixel of ``template`` to the matching pixel of ``moving``.
 
-    DIS optical flow (Kroeger et al. 2016, OpenCV's medium preset) at half resolution on the
-    illumination-normalised luminance, then a Gaussian of ``FLOW_SMOOTH_MM`` over ``mask``
-    only: it follows what a landmark mesh cannot (skin between the mesh points) but not single
-    lines, so a line that faded is not pulled onto one that did not. Each component is
+    DIS optical flow (Kroeger et al. 2016, OpenCV's medium preset, refined down to the canonical
+    pixel) on the illumination-normalised luminance, then a Gaussian of ``FLOW_SMOOTH_MM`` over
+    ``mask`` only: it follows what a landmark mesh cannot (skin between the mesh points) but not
+    single lines, so a line that faded is not pulled onto one that did not. Each component is
     clipped to ``MAX_FLOW_MM``.
     """
-    h, w = template.shape
 
     def as8(signal: F32) -> U8:
-        small = cv2.resize(signal, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        return np.asarray(np.clip(128.0 + 500.0 * small, 0, 255), np.uint8)
+        return np.asarray(np.clip(128.0 + 500.0 * signal, 0, 255), np.uint8)
 
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    coarse = np.zeros((h // 2, w // 2, 2), np.float32)
-    coarse = np.asarray(dis.calc(as8(template), as8(moving), coarse), np.float32)
-    flow = 2.0 * np.asarray(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
+    dis.setFinestScale(0)  # down to the canonical pixel (the preset stops at half of it)
+    dis.setPatchStride(4)
+    dis.setVariationalRefinementIterations(0)  # the field is smoothed over the skin below
+    flow = np.zeros((*template.shape, 2), np.float32)
+    flow = np.asarray(dis.calc(as8(template), as8(moving), flow), np.float32)
     sigma, limit = FLOW_SMOOTH_MM / mm_per_px, MAX_FLOW_MM / mm_per_px
     fx, fy = (
         np.clip(masked_gaussian(np.ascontiguousarray(flow[..., i]), mask, sigma), -limit, limit)

@@ -568,34 +568,46 @@ def test_follow_up_is_sampled_once_so_a_moved_photo_reads_the_same(finder):
     assert abs(np.mean(whole)) <= 0.03, whole
 
 
-@pytest.mark.parametrize(("dy", "dx"), [(3, 2), (1, 4)])
-def test_reframed_photo_registers_within_a_fraction_of_a_pixel(finder, dy, dx):
-    """Ground truth: the follow-up is the same photo cropped by (dy, dx) px, so the true map
-    from the before face's canonical frame to the follow-up's is known through the two
-    canonical transforms. The landmark mesh alone leaves 1-3 px in places (the detector
-    finds slightly different points on the cropped photo); the dense refinement must bring
-    every region within half a pixel."""
+@pytest.mark.parametrize(
+    ("angle", "dy", "dx"), [(0.0, 3, 2), (0.0, 1, 4), (1.5, 2.7, -3.3), (-1.8, -4.4, 5.1)]
+)
+def test_reframed_photo_registers_within_a_fraction_of_a_pixel(finder, angle, dy, dx):
+    """Ground truth: the follow-up is the same photo re-framed (cropped by (dy, dx) px, or
+    turned by ``angle`` degrees and shifted), so the true map from the before face's canonical
+    frame to the follow-up's is known through the two canonical transforms. The landmark mesh
+    alone leaves 1-3 px in places (the detector finds slightly different points on the
+    re-framed photo); the dense refinement, down to the canonical pixel, must bring every
+    region within a tenth of a pixel (median; 0.03-0.06 measured) and nearly all of it within
+    0.8 px (95th percentile; 0.33-0.66). With the flow at half resolution, until 2026-12-01,
+    the medians were 0.18-0.25 px and the 95th percentiles 0.74-1.17: a line then sat beside
+    itself in the difference of the two photos, and read as changed."""
     from analysis.compare import register
     from analysis.pipeline import prepare
     from analysis.regions import ANATOMICAL_REGIONS
+    from datasets.synthetic import affine_jitter
 
     rgb = load_image(face_path("pd_rex_tillerson_official")).rgb
+    if angle:
+        moved, m = affine_jitter(rgb, angle_deg=angle, scale=1.0, shift_px=(-dx, -dy))
+    else:
+        moved, m = np.ascontiguousarray(rgb[dy:, dx:]), np.array([[1, 0, -dx], [0, 1, -dy]])
     a = prepare(rgb, finder=finder)
-    b = prepare(np.ascontiguousarray(rgb[dy:, dx:]), finder=finder)
+    b = prepare(moved, finder=finder)
     _, _, map_x, map_y = register(a, b, finder)
     h, w = a.canonical.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     to_photo, to_b = a.canonical.to_photo, b.canonical.to_canonical
-    px = to_photo[0, 0] * xx + to_photo[0, 1] * yy + to_photo[0, 2] - dx
-    py = to_photo[1, 0] * xx + to_photo[1, 1] * yy + to_photo[1, 2] - dy
-    true_x = to_b[0, 0] * px + to_b[0, 1] * py + to_b[0, 2]
-    true_y = to_b[1, 0] * px + to_b[1, 1] * py + to_b[1, 2]
+    px = to_photo[0, 0] * xx + to_photo[0, 1] * yy + to_photo[0, 2]
+    py = to_photo[1, 0] * xx + to_photo[1, 1] * yy + to_photo[1, 2]
+    qx, qy = m[0, 0] * px + m[0, 1] * py + m[0, 2], m[1, 0] * px + m[1, 1] * py + m[1, 2]
+    true_x = to_b[0, 0] * qx + to_b[0, 1] * qy + to_b[0, 2]
+    true_y = to_b[1, 0] * qx + to_b[1, 1] * qy + to_b[1, 2]
     error = np.hypot(map_x - true_x, map_y - true_y)
     for i, region in enumerate(ANATOMICAL_REGIONS, 1):
         inside = a.regions.labels == i
         if inside.any():
-            assert np.median(error[inside]) < 0.5, region
-            assert np.percentile(error[inside], 95) < 1.0, region
+            assert np.median(error[inside]) < 0.1, region
+            assert np.percentile(error[inside], 95) < 0.8, region
 
 
 def test_residual_reads_alignment_not_the_landmark_detector(finder):
