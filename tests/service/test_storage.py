@@ -7,7 +7,7 @@ import hashlib
 import typer
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, inspect, select
 from typer.testing import CliRunner
 
 from service import models as m
@@ -29,31 +29,34 @@ def test_migrations_create_the_schema_of_the_models(database_url: str):
         db.dispose()
 
 
-def test_the_expression_column_keeps_the_values_stored_before_it(tmp_path):
-    """Migration 0002 adds ``comparison_values.expression_changed``: rows stored under 0001
-    keep every value and read null (not known); going back to 0001 keeps them too."""
+def _migrate(engine: Engine, step: str, target: str) -> None:
+    """Run Alembic's ``step`` ("upgrade", "downgrade") to ``target`` on ``engine``."""
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy import create_engine, text
 
     from service.db import MIGRATIONS
 
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        getattr(command, step)(cfg, target)
+
+
+def test_the_expression_column_keeps_the_values_stored_before_it(tmp_path):
+    """Migration 0002 adds ``comparison_values.expression_changed``: rows stored under 0001
+    keep every value and read null (not known); going back to 0001 keeps them too."""
+    from sqlalchemy import create_engine, text
+
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")  # foreign keys not enforced
     row = {"c": "c1", "r": "forehead", "m": "wrinkles.severity", "d": -2.5, "mdc": 1.1}
-
-    def run(step: str, target: str) -> None:
-        with engine.begin() as conn:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = conn
-            getattr(command, step)(cfg, target)
 
     def values() -> list[tuple[object, ...]]:
         with engine.connect() as conn:
             return [tuple(r) for r in conn.execute(text("SELECT * FROM comparison_values"))]
 
     try:
-        run("upgrade", "0001")
+        _migrate(engine, "upgrade", "0001")
         with engine.begin() as conn:
             conn.execute(
                 text(
@@ -62,9 +65,9 @@ def test_the_expression_column_keeps_the_values_stored_before_it(tmp_path):
                 ),
                 row,
             )
-        run("upgrade", "head")
+        _migrate(engine, "upgrade", "head")
         assert values() == [("c1", "forehead", "wrinkles.severity", -2.5, 1.1, 1, 1, None)]
-        run("downgrade", "0001")
+        _migrate(engine, "downgrade", "0001")
         assert values() == [("c1", "forehead", "wrinkles.severity", -2.5, 1.1, 1, 1)]
     finally:
         engine.dispose()
@@ -76,11 +79,7 @@ def test_the_focus_columns_are_filled_from_the_results_stored_before_them(tmp_pa
     were, and going back to 0002 keeps every row."""
     import json
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import create_engine, text
-
-    from service.db import MIGRATIONS
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")  # foreign keys not enforced
     focused = {
@@ -89,20 +88,13 @@ def test_the_focus_columns_are_filled_from_the_results_stored_before_them(tmp_pa
     }
     results = {"c1": focused, "c2": {"photometric": {"white_balance": [1, 1, 1]}}}
 
-    def run(step: str, target: str) -> None:
-        with engine.begin() as conn:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = conn
-            getattr(command, step)(cfg, target)
-
     def rows(columns: str) -> list[tuple[object, ...]]:
         with engine.connect() as conn:
             query = f"SELECT id, {columns} FROM comparisons ORDER BY id"
             return [tuple(r) for r in conn.execute(text(query))]
 
     try:
-        run("upgrade", "0002")
+        _migrate(engine, "upgrade", "0002")
         with engine.begin() as conn:
             for cid, result in results.items():
                 conn.execute(
@@ -114,13 +106,13 @@ def test_the_focus_columns_are_filled_from_the_results_stored_before_them(tmp_pa
                     ),
                     {"id": cid, "result": json.dumps(result)},
                 )
-        run("upgrade", "head")
+        _migrate(engine, "upgrade", "head")
         assert rows("focus_blur_mm, focus_softened, focus_differs") == [
             ("c1", 0.21, "after", 1),
             ("c2", None, None, None),
         ]
         assert [json.loads(str(r[1])) for r in rows("result")] == list(results.values())
-        run("downgrade", "0002")
+        _migrate(engine, "downgrade", "0002")
         assert [json.loads(str(r[1])) for r in rows("result")] == list(results.values())
     finally:
         engine.dispose()
