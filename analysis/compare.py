@@ -153,7 +153,7 @@ from analysis.pipeline import (
     measure_canonical,
     prepare,
 )
-from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, _fill, eyes_and_brows
+from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, eyes_and_brows
 from analysis.types import F16, F32, F64, U8, Bool
 from analysis.wrinkles import WrinkleMap, relative_luminance, valley_lengths
 
@@ -555,7 +555,7 @@ def _remap(before: CanonicalFace, after: Prepared, map_x: F32, map_y: F32) -> Ca
 def sclera_mask(face: CanonicalFace) -> Bool:
     """Whites of the eyes: inside the eye outlines, outside the irises, bright, unsaturated."""
     p = face.points.astype(np.float64)
-    eyes = _fill(face.shape, p[list(lm.RIGHT_EYE)]) | _fill(face.shape, p[list(lm.LEFT_EYE)])
+    eyes, _ = eyes_and_brows(face)
     for iris in (lm.RIGHT_IRIS, lm.LEFT_IRIS):
         centre = p[iris[0]]
         radius = float(np.max(np.hypot(*(p[list(iris[1:])] - centre).T))) * 1.15

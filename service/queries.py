@@ -75,9 +75,10 @@ def timeline(s: Session, subject: m.Subject, metric: str, region: str) -> Timeli
         .order_by(m.Photo.id != (base.id if base else ""), repo.when(), m.Photo.id)
     ).all()
     points = []
-    for row in rows:
-        label, taken_at, photo_id, value, delta, mdc, significant, expression = row[:8]
-        focus_differs, focus_softened, focus_blur_mm = row[8:]
+    for (
+        label, taken_at, photo_id, value, delta, mdc, significant, expression,
+        focus_differs, focus_softened, focus_blur_mm,
+    ) in rows:  # fmt: skip
         is_base = base is not None and photo_id == base.id
         points.append(
             TimelinePoint(
