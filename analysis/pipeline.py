@@ -26,8 +26,8 @@ from analysis.quality import (
     hidden_warning,
 )
 from analysis.regions import REGIONS, RegionMasks, hidden_regions, region_masks, without
-from analysis.types import Photo
-from analysis.wrinkles import WrinkleMap, detect_wrinkles
+from analysis.types import Bool, Photo
+from analysis.wrinkles import WrinkleMap, detect_wrinkles, relative_luminance
 
 SCHEMA_VERSION = "1"
 PIPELINE_VERSION = "0.1.0"
@@ -200,17 +200,24 @@ def analyze(
 
 
 def measure_canonical(
-    canonical: CanonicalFace, regions: RegionMasks, clock: _Clock | None = None
+    canonical: CanonicalFace,
+    regions: RegionMasks,
+    clock: _Clock | None = None,
+    *,
+    skin_seen: Bool | None = None,
 ) -> tuple[WrinkleMap, PigmentMaps, dict[str, RegionMetrics]]:
     """The stages after the canonical face: maps and per-region metrics on given regions.
 
     Comparisons and the noise-floor estimate re-run only this part (on a registered or
-    perturbed canonical image, with the regions of the baseline)."""
+    perturbed canonical image, with the regions of the baseline). ``skin_seen``: the skin the
+    image shows where that is not ``regions.skin`` (a re-framed image), for the luminance
+    normalisation the lines are found on (``relative_luminance``)."""
     clock = clock or _Clock()
     pigments = pigment_maps(canonical, regions.skin)
     clock.lap("pigment")
+    rel = None if skin_seen is None else relative_luminance(canonical, skin_seen)
     wrinkles = detect_wrinkles(
-        canonical, regions.skin, exclude=pigments.spots > 0, features=regions.features
+        canonical, regions.skin, exclude=pigments.spots > 0, features=regions.features, rel=rel
     )
     clock.lap("wrinkles")
     metrics = region_metrics(regions, wrinkles, pigments, canonical.mm_per_px)

@@ -26,6 +26,7 @@ from analysis.compare import (
     _PhotoRuns,
     _reframing,
     _seen_at,
+    _skin_seen,
     _split_face,
     _spot_pixels,
     _spot_read,
@@ -543,6 +544,42 @@ def test_a_perturbed_measurement_reads_each_line_where_its_reframing_moved_it(p)
     assert _seen_at(None, shape, ys, xs) == (ys, xs)
 
 
+@pytest.mark.parametrize("p", PERTURBATIONS)
+def test_a_reframed_image_s_skin_moves_with_its_pixels(p):
+    shape = (1150, 850)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    skin = (yy - 600) ** 2 / 400**2 + (xx - 420) ** 2 / 300**2 < 1.0
+    seen = _skin_seen(skin, p)
+    # away from the outline by more than the nearest-pixel rounding, each grid pixel's skin
+    # (or not) is where the re-framed image shows it
+    inner = cv2.erode(skin.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    outer = cv2.erode((~skin).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    for where, value in ((inner, True), (outer, False)):
+        ys, xs = np.nonzero(where)
+        y, x = _seen_at(p, shape, ys, xs)
+        assert np.all(seen[y, x] == value)
+    assert seen.sum() == pytest.approx(skin.sum(), rel=0.03)
+
+
+def test_an_under_eye_fade_beside_lined_lids_is_found_and_a_retake_is_not(finder):
+    """Baker's under-eye skin runs up to lined lids and lashes. Normalised over the pair's
+    fixed skin, a perturbation's 1.5-degree turn slid them across the skin mask and read the
+    region's severity 18 % lower in both photos, so its noise floor (7.2) hid a fade of 4.9;
+    normalised over the skin each re-framed image shows, it does not."""
+    rgb = load_image(face_path("pd_james_baker")).rgb
+    face = analyze(rgb, finder=finder).face
+    faded = compare(*series_pair(rgb, face, 0, site="under_eye"), finder=finder)
+    sev = faded.changes["under_eye_left"]["wrinkles.severity"]
+    assert sev.significant, sev
+    assert sev.improved, sev
+    assert sev.mdc < 0.5 * abs(sev.delta), sev
+    for region in ("forehead", "crows_feet_left", "crows_feet_right"):
+        assert not faded.changes[region]["wrinkles.severity"].significant, region
+    retake = compare(*series_pair(rgb, face, 1000, site="under_eye", fade=1.0), finder=finder)
+    for side in ("left", "right"):
+        assert not retake.changes[f"under_eye_{side}"]["wrinkles.severity"].significant, side
+
+
 def test_follow_up_is_sampled_once_so_a_moved_photo_reads_the_same(finder):
     """The same pixels, framed a few pixels lower and further left: the registered follow-up
     must read the same line length. Warping it to the canonical frame and then again onto the
@@ -712,7 +749,7 @@ def test_track_measures_its_baseline_once_and_matches_separate_comparisons(
     calls = []
     measure = compare_module.measure_canonical
     monkeypatch.setattr(
-        compare_module, "measure_canonical", lambda *a: calls.append(1) or measure(*a)
+        compare_module, "measure_canonical", lambda *a, **k: calls.append(1) or measure(*a, **k)
     )
     series = track(base, followups, finder=finder)
     assert [c.to_dict() for c in series.followups] == separate

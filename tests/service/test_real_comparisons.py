@@ -79,7 +79,7 @@ def test_follow_ups_of_one_baseline_measure_it_once_until_its_subject_is_erased(
     calls = []
     measure = compare_module.measure_canonical
     monkeypatch.setattr(
-        compare_module, "measure_canonical", lambda *a: calls.append(1) or measure(*a)
+        compare_module, "measure_canonical", lambda *a, **k: calls.append(1) or measure(*a, **k)
     )
     engine = Engine(workers=1)
     try:
