@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -316,16 +315,6 @@ def test_procedural_skin_has_no_line_like_structure():
         skin_max = sato(luminance(skin), **ridge)[10:-10, 10:-10].max()
         line_resp = np.median(sato(luminance(with_line), **ridge)[128, 60:200])
         assert skin_max < 0.5 * line_resp
-
-
-def test_procedural_skin_is_fast():
-    rng = np.random.default_rng(0)
-    best = np.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        procedural_skin((1000, 1000), mm_per_px=MM, rng=rng)
-        best = min(best, time.perf_counter() - t)
-    assert best < 0.4  # ~0.13 s on a laptop core; generous for CI
 
 
 def test_same_seed_same_output_and_different_seeds_differ():
