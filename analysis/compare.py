@@ -472,7 +472,7 @@ def register(
     moved = _remap(a, after, map_x, map_y)
     # the flow is fitted where both canonical frames hold skin (as it was tuned); the pair is
     # then measured wherever the after photo covers the skin (``_remap``)
-    in_frame = cv2.remap(b.valid.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST) > 0
+    in_frame = _mask_at(b.valid, map_x, map_y)
     common = before.regions.skin & moved.valid & in_frame
     template = _registration_signal(a, common)
     # what the landmarks left (1-3 px in places): a dense, smooth displacement field
@@ -755,8 +755,7 @@ def _frame_on_grid(after: Prepared, map_x: F32, map_y: F32) -> Bool:
     frame = after.regions.frame
     if frame is None or not frame.any():
         return np.zeros(map_x.shape, bool)
-    moved = cv2.remap(frame.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderValue=0)
-    return np.asarray(moved > 0)
+    return _mask_at(frame, map_x, map_y)
 
 
 def _common_regions(regions: RegionMasks, skin: Bool, frame: Bool) -> RegionMasks:
@@ -774,8 +773,12 @@ def _common_regions(regions: RegionMasks, skin: Bool, frame: Bool) -> RegionMask
 def _skin_seen(skin: Bool, p: Perturbation) -> Bool:
     """The skin the image re-framed by ``p`` shows: ``skin`` carried with its pixels (nearest
     pixel, through ``_reframing``)."""
-    sx, sy = _reframing(p, skin.shape)
-    moved = cv2.remap(skin.astype(np.uint8), sx, sy, cv2.INTER_NEAREST, borderValue=0)
+    return _mask_at(skin, *_reframing(p, skin.shape))
+
+
+def _mask_at(mask: Bool, map_x: F32, map_y: F32) -> Bool:
+    """``mask`` read at the positions (``map_x``, ``map_y``), nearest pixel; False off it."""
+    moved = cv2.remap(mask.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderValue=0)
     return np.asarray(moved > 0)
 
 
