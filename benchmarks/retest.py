@@ -22,13 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from analysis import compare
 from analysis.errors import AnalysisError
 from analysis.metrics import METRICS
 from analysis.pipeline import analyze
 from benchmarks.accuracy import SEED, drawn_face
-from datasets.faces import DEFAULT_NUISANCE, apply_nuisance, random_nuisance
+from datasets.faces import DEFAULT_NUISANCE, Nuisance, apply_nuisance, random_nuisance
 from datasets.shared_faces import FACES_DIR, HELD_OUT
 
 
@@ -73,19 +74,39 @@ def summarise(readings: Sequence[Reading]) -> Summary:
     )
 
 
-def retest(stem: str, pairs: int) -> tuple[list[Reading], float, int]:
-    """The readings of ``pairs`` nuisance-only pairs of one drawn face, its resolution (photo
-    px per mm) and how many pairs could not be compared (a photo refused, or registration)."""
+@dataclass(frozen=True)
+class Retest:
+    """One face's pairs: their readings, its resolution (photo px per mm), how many pairs could
+    not be compared (a photo refused, or registration), and for each pair compared the
+    harmonisation's gains over the true ones, less 1 (R, G, B) and what they were read on."""
+
+    readings: list[Reading]
+    px_per_mm: float
+    failed: int
+    gain_errors: list[tuple[str, tuple[float, float, float]]]
+
+
+def true_gains(before: Nuisance, after: Nuisance) -> NDArray[np.float64]:
+    """The per-channel gains (linear light) that match ``after``'s light to ``before``'s."""
+    return np.array(
+        [
+            before.exposure * wb / (after.exposure * wa)
+            for wb, wa in zip(before.white_balance, after.white_balance, strict=True)
+        ]
+    )
+
+
+def retest(stem: str, pairs: int) -> Retest:
+    """``pairs`` nuisance-only pairs of one drawn face, compared."""
     rng = np.random.default_rng([SEED, zlib.crc32(stem.encode())])
     _, mm, _, _, drawn = drawn_face(FACES_DIR / f"{stem}.jpg", rng)
     readings: list[Reading] = []
+    gain_errors: list[tuple[str, tuple[float, float, float]]] = []
     failed = 0
     for _ in range(pairs):
+        nuisances = [random_nuisance(rng, DEFAULT_NUISANCE) for _ in range(2)]
         try:
-            shots = [
-                analyze(apply_nuisance(drawn.image, random_nuisance(rng, DEFAULT_NUISANCE))[0])
-                for _ in range(2)
-            ]
+            shots = [analyze(apply_nuisance(drawn.image, n)[0]) for n in nuisances]
             c = compare(*shots)
         except AnalysisError:
             failed += 1
@@ -93,7 +114,20 @@ def retest(stem: str, pairs: int) -> tuple[list[Reading], float, int]:
         for changes in c.changes.values():
             for m, x in changes.items():
                 readings.append(Reading(stem, m, x.before, x.after, x.mdc, x.significant))
-    return readings, 1.0 / mm, failed
+        error = np.asarray(c.photometric["gains"], np.float64) / true_gains(*nuisances) - 1.0
+        gain_errors.append((str(c.photometric["reference"]), (error[0], error[1], error[2])))
+    return Retest(readings, 1.0 / mm, failed, gain_errors)
+
+
+def gain_error_rms(errors: Sequence[tuple[float, float, float]]) -> tuple[float, ...]:
+    """Root mean square of the gains' relative errors: R, G, B, and of the blue-to-red ratio
+    (the balance the tone, ITA, reads)."""
+    e = np.asarray(errors, np.float64).reshape(-1, 3)
+    blue_red = (1.0 + e[:, 2]) / (1.0 + e[:, 0]) - 1.0
+    return (
+        *(float(x) for x in np.sqrt(np.mean(e**2, axis=0))),
+        float(np.sqrt(np.mean(blue_red**2))),
+    )
 
 
 def _pct(x: float | None) -> str:
@@ -108,12 +142,8 @@ def main() -> None:
     stems = args.faces or sorted(p.stem for p in FACES_DIR.glob("*.jpg"))
     if not stems:
         raise SystemExit(f"benchmark needs the shared face photos in {FACES_DIR}")
-    readings: list[Reading] = []
-    per_face: list[tuple[str, float, int]] = []
-    for stem in stems:
-        rows, px_per_mm, failed = retest(stem, args.pairs)
-        readings += rows
-        per_face.append((stem, px_per_mm, failed))
+    results = {stem: retest(stem, args.pairs) for stem in stems}
+    readings = [r for x in results.values() for r in x.readings]
     sets = {
         "dev": [r for r in readings if r.stem not in HELD_OUT],
         "held-out": [r for r in readings if r.stem in HELD_OUT],
@@ -135,12 +165,29 @@ def main() -> None:
             )
         print(f"| {m} | " + " | ".join(cells) + " |")
     print()
+    print("The harmonisation's white balance against the truth (rms of gains / true gains - 1):")
+    print()
+    print("| set | pairs | read on the sclera | R | G | B | blue / red |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, held_out in (("dev", False), ("held-out", True)):
+        errors = [
+            (where, e)
+            for stem, res in results.items()
+            if (stem in HELD_OUT) == held_out
+            for where, e in res.gain_errors
+        ]
+        if errors:
+            rms = gain_error_rms([e for _, e in errors])
+            sclera = sum(where == "sclera" for where, _ in errors)
+            shares = " | ".join(_pct(v) for v in rms)
+            print(f"| {label} | {len(errors)} | {sclera} | {shares} |")
+    print()
     print("| face | set | px/mm | flagged | pairs not compared |")
     print("|---|---|---:|---:|---:|")
-    for stem, px_per_mm, failed in per_face:
-        x = summarise([r for r in readings if r.stem == stem])
-        name = "held-out" if stem in HELD_OUT else "dev"
-        print(f"| {stem} | {name} | {px_per_mm:.2f} | {_pct(x.share)} | {failed} |")
+    for stem, res in results.items():
+        share = summarise(res.readings).share
+        label = "held-out" if stem in HELD_OUT else "dev"
+        print(f"| {stem} | {label} | {res.px_per_mm:.2f} | {_pct(share)} | {res.failed} |")
 
 
 if __name__ == "__main__":

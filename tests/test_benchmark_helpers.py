@@ -50,6 +50,23 @@ def test_retest_summary_counts_flags_and_takes_relative_medians():
     assert (empty.share, empty.median_change, empty.median_mdc) == (0.0, None, None)
 
 
+def test_retest_scores_the_harmonisation_against_the_nuisances_it_drew():
+    """The gains that undo a pair's nuisances are the before photo's light over the after
+    photo's, per channel; the error's rms per channel and of blue over red."""
+    from benchmarks.retest import gain_error_rms, true_gains
+    from datasets.faces import Nuisance
+
+    before = Nuisance(exposure=1.1, white_balance=(1.0, 1.0, 0.95))
+    after = Nuisance(exposure=0.9, white_balance=(1.05, 1.0, 1.0))
+    np.testing.assert_allclose(
+        true_gains(before, after), [1.1 / (0.9 * 1.05), 1.1 / 0.9, 1.1 * 0.95 / 0.9]
+    )
+    r, g, b, blue_red = gain_error_rms([(0.02, 0.0, 0.02), (-0.02, 0.0, 0.04)])
+    assert (r, g, b) == pytest.approx((0.02, 0.0, np.sqrt((0.02**2 + 0.04**2) / 2)))
+    # the first pair's blue and red err alike (a ratio kept), the second's apart
+    assert blue_red == pytest.approx(np.sqrt((1.04 / 0.98 - 1) ** 2 / 2))
+
+
 def test_dose_report_ranks_within_series_and_pooled(capsys):
     """``benchmarks.change --doses``: one series read in order of its doses ranks without
     error; a second, where the two middle doses swap, does not, and pooling both series keeps

@@ -13,6 +13,7 @@ import pytest
 
 from analysis import AnalysisError, analyze, compare, track
 from analysis import landmarks as lm
+from analysis.colour import SRGB_TO_LINEAR, to_srgb8
 from analysis.compare import (
     ITA_MDC_FLOOR_DEG,
     PERTURBATIONS,
@@ -23,6 +24,7 @@ from analysis.compare import (
     MetricChange,
     _ceiling,
     _half,
+    _paired_gains,
     _PhotoRuns,
     _reframing,
     _seen_at,
@@ -106,6 +108,27 @@ def test_split_face_block(biden):
     control = biden.changes["crows_feet_right"]["wrinkles.severity"]
     assert pair["difference"] == pytest.approx(treated.delta - control.delta, abs=1e-3)
     assert pair["significant"] == (abs(pair["difference"]) > pair["mdc"])
+
+
+def test_white_balance_is_read_pixel_by_pixel_on_the_registered_sclera():
+    """The follow-up is 10 % redder and 10 % less blue, and its upper lid shades the top
+    quarter of the sclera (the eye a little more closed). Each pixel's ratio with itself
+    still gives the light's gains; the ratio of the two photos' medians reads the shade too."""
+    rng = np.random.default_rng(0)
+    before = rng.integers(150, 231, (40, 40, 3)).astype(np.uint8)
+    gains = np.array([1.0 / 1.1, 1.0, 1.0 / 0.9])  # after -> before
+    linear = SRGB_TO_LINEAR[before] / gains
+    linear[:10] *= 0.6  # the lid's shade
+    after = to_srgb8(linear)
+    mask = np.ones((40, 40), bool)
+    np.testing.assert_allclose(_paired_gains(before, after, mask), gains, rtol=0.01)
+    medians = np.median(SRGB_TO_LINEAR[before], axis=(0, 1)) / np.median(
+        SRGB_TO_LINEAR[after], axis=(0, 1)
+    )
+    assert np.all(medians / gains > 1.03)
+    # a channel black in the after photo says nothing of its gain
+    after[0, 0] = (0, 0, 0)
+    np.testing.assert_allclose(_paired_gains(before, after, mask), gains, rtol=0.01)
 
 
 def test_a_split_face_difference_has_its_own_noise_floor():
