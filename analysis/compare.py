@@ -167,6 +167,10 @@ MAX_POSE_DIFF_DEG = 15.0
 MAX_RESIDUAL_MM = 1.5  # median landmark misalignment after registration
 MAX_SHAPE_CHANGE_MM = 10.0  # landmark change beyond a rigid move (expression, big pose)
 MIN_SCLERA_PX = 150
+# the largest spread of the sclera's per-pixel light ratios at which its pixels are taken to
+# correspond (``pairing_spread``): between the re-takes' largest (0.39) and the real Biden
+# pair's (0.7-0.9)
+MAX_SCLERA_SPREAD = 0.5
 CLIPPED = 250  # an 8-bit value at or above this is clipped (as the quality gate counts it)
 FLOW_SMOOTH_MM = 2.0  # the dense registration field is smooth on this scale
 MAX_FLOW_MM = 2.0  # and moves no pixel further than this beyond the landmark mesh
@@ -357,6 +361,17 @@ class Comparison:
                 "the skin at the next visit."
             )
             issues.append({"code": "focus_differs", "severity": "warning", "message": message})
+        if self.photometric.get("reference") == "skin":
+            message = (
+                "The whites of the eyes could not be compared between the two photos (eyes "
+                "narrowed or half closed, or looking elsewhere), so the light was matched on the "
+                "skin instead. Lines and spots are compared as usual, but a change of the whole "
+                "face's skin tone cannot be measured. Please take both photos with the eyes "
+                "open, looking into the camera."
+            )
+            issues.append(
+                {"code": "light_matched_on_skin", "severity": "warning", "message": message}
+            )
         return issues
 
     def to_dict(self) -> dict[str, Any]:
@@ -577,20 +592,37 @@ def sclera_mask(face: CanonicalFace) -> Bool:
     return np.asarray(eyes & bright & unclipped & (sat <= np.percentile(sat[eyes], 60)))
 
 
+def _paired_ratios(before: U8, after: U8, mask: Bool) -> F64:
+    """(n, 3) each pixel's before-to-after ratio (linear light) over ``mask``; pixels black in
+    a channel of either photo say nothing of the gain and are left out."""
+    b = SRGB_TO_LINEAR[before[mask]].astype(np.float64)
+    a = SRGB_TO_LINEAR[after[mask]].astype(np.float64)
+    lit = (a > 1e-3).all(axis=1) & (b > 1e-3).all(axis=1)
+    return np.asarray(b[lit] / a[lit], np.float64)
+
+
 def _paired_gains(before: U8, after: U8, mask: Bool) -> F64:
     """Per channel, the median over ``mask`` of each pixel's before-to-after ratio (linear
     light). The two images are registered, so each pixel is compared with itself: the
     reference's own pattern (a sclera's vessels and the lids' shade on it) cancels, where a
     ratio of the two medians compares whichever pixels sit at each photo's median. Over the
     re-takes of ``benchmarks.retest`` the error of the blue-to-red balance (what the tone
-    reads) fell from 3.0 to 2.3 % (dev) and from 5.0 to 2.7 % (held-out), rms.
-    Pixels black in a channel of the after photo say nothing of its gain and are left out."""
-    b = SRGB_TO_LINEAR[before[mask]].astype(np.float64)
-    a = SRGB_TO_LINEAR[after[mask]].astype(np.float64)
-    lit = (a > 1e-3).all(axis=1)
-    if not lit.any():
-        return np.ones(3)
-    return np.asarray(np.median(b[lit] / a[lit], axis=0), np.float64)
+    reads) fell from 3.0 to 2.3 % (dev) and from 5.0 to 2.7 % (held-out), rms."""
+    ratios = _paired_ratios(before, after, mask)
+    return np.asarray(np.median(ratios, axis=0), np.float64) if len(ratios) else np.ones(3)
+
+
+def pairing_spread(before: U8, after: U8, mask: Bool) -> float:
+    """How far apart the pixels of ``mask`` read the light: the largest interquartile range
+    over the channels of the log ratios (``inf`` without pixels). Where the two photos show
+    the same sclera it is small (0.04-0.39 over the re-takes); where what the mask holds in one
+    photo is not what it holds in the other (narrowed eyes, lid margins and corners, another
+    gaze) it is not (0.7-0.9 on the real Biden pair)."""
+    ratios = _paired_ratios(before, after, mask)
+    if len(ratios) == 0:
+        return float("inf")
+    q1, q3 = np.percentile(np.log(ratios), [25, 75], axis=0)
+    return float(np.max(q3 - q1))
 
 
 def harmonise(
@@ -598,14 +630,22 @@ def harmonise(
 ) -> tuple[F64, dict[str, Any]]:
     """Per-channel gains (linear light) that match the after photo's light and white balance to
     the before photo's (see module doc), and how they were found. ``after`` is registered
-    onto ``before``'s grid."""
+    onto ``before``'s grid. The sclera is used when both photos show enough of it
+    (``MIN_SCLERA_PX``) and its pixels correspond (``MAX_SCLERA_SPREAD``), else the skin."""
     sclera = sclera_mask(before) & sclera_mask(after) & before.valid & after.valid
-    if int(sclera.sum()) >= MIN_SCLERA_PX:
+    count = int(sclera.sum())
+    spread = pairing_spread(before.rgb, after.rgb, sclera) if count >= MIN_SCLERA_PX else None
+    if spread is not None and spread <= MAX_SCLERA_SPREAD:
         reference, mask = "sclera", sclera
     else:
         reference, mask = "skin", skin
     gains = np.clip(_paired_gains(before.rgb, after.rgb, mask), 0.25, 4.0)
-    return gains, {"reference": reference, "gains": [round(float(g), 4) for g in gains]}
+    return gains, {
+        "reference": reference,
+        "gains": [round(float(g), 4) for g in gains],
+        "sclera_px": count,
+        "sclera_spread": None if spread is None else round(spread, 3),
+    }
 
 
 def _with_gains(rgb: U8, gains: F64, ceiling: F64 | None = None, light: F64 | None = None) -> U8:

@@ -16,6 +16,8 @@ from analysis import landmarks as lm
 from analysis.colour import SRGB_TO_LINEAR, to_srgb8
 from analysis.compare import (
     ITA_MDC_FLOOR_DEG,
+    MAX_SCLERA_SPREAD,
+    MIN_SCLERA_PX,
     PERTURBATIONS,
     PIXEL_FLOORS,
     ROUGHNESS_MDC_FLOOR,
@@ -34,6 +36,7 @@ from analysis.compare import (
     _spot_read,
     _with_gains,
     focus_blur,
+    pairing_spread,
 )
 from analysis.face import Face
 from analysis.io import load_image
@@ -95,8 +98,40 @@ def test_real_same_person_pair_compares_with_residual(biden):
             assert change["mdc"] >= 0
     assert d["before"]["image"]["sha256"] != d["after"]["image"]["sha256"]
     json.dumps(d, allow_nan=False)
-    # the tone of the whole face moves with the white balance read on the sclera
+    # the tone of the whole face moves with the white balance
     assert all(x["pigmentation.ita_deg"].mdc >= ITA_MDC_FLOOR_DEG for x in biden.changes.values())
+
+
+def test_a_sclera_whose_pixels_do_not_correspond_is_not_read_for_the_light(biden, finder):
+    """Biden's eyes are narrowed in both photos, years and cameras apart: what the sclera mask
+    holds in one photo is lid margin and eye corner in the other, and its pixels' light ratios
+    spread over a factor of two (the re-takes of one photo: at most 0.39 in log). The light
+    is matched on the skin, the comparison says so, and the after photo re-saved at another
+    JPEG quality reads the same gains (read on that sclera they moved by up to 25 %)."""
+    d = biden.to_dict()
+    assert d["photometric"]["reference"] == "skin"
+    assert d["photometric"]["sclera_spread"] > MAX_SCLERA_SPREAD
+    assert d["photometric"]["sclera_px"] >= MIN_SCLERA_PX  # enough of it: not the reason
+    assert "light_matched_on_skin" in [i["code"] for i in d["quality"]["issues"]]
+    after = load_image(face_path("pd_biden_2021_presidential")).rgb
+    ok, buf = cv2.imencode(".jpg", after[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    again = compare(biden.before, buf.tobytes(), finder=finder)
+    np.testing.assert_allclose(again.photometric["gains"], d["photometric"]["gains"], atol=0.01)
+
+
+def test_the_spread_of_the_light_ratios_tells_corresponding_pixels_from_others():
+    """The same sclera under another light: every pixel reads the light's gains, and the
+    spread is nil. The same pixels shuffled (what a mask holds when it is not the same
+    sclera in both photos): the spread is that of the sclera's own pattern."""
+    rng = np.random.default_rng(1)
+    before = rng.integers(120, 231, (30, 30, 3)).astype(np.uint8)
+    after = to_srgb8(SRGB_TO_LINEAR[before] * np.array([0.9, 1.0, 1.1]))
+    mask = np.ones((30, 30), bool)
+    assert pairing_spread(before, after, mask) < 0.02
+    shuffled = rng.permutation(after.reshape(-1, 3)).reshape(after.shape)
+    assert pairing_spread(before, shuffled, mask) > MAX_SCLERA_SPREAD
+    assert pairing_spread(before, after, np.zeros((30, 30), bool)) == float("inf")
 
 
 def test_split_face_block(biden):
@@ -190,7 +225,8 @@ def test_obama_pair_compares(finder):
     d = c.to_dict()
     assert d["quality"]["ok"] is False
     # and that the 2010 photo is the softer (the 2012 one was softened to match it)
-    assert [i["code"] for i in d["quality"]["issues"]] == ["expression_changed", "focus_differs"]
+    codes = [i["code"] for i in d["quality"]["issues"]]
+    assert codes == ["expression_changed", "focus_differs", "light_matched_on_skin"]
     assert d["photometric"]["focus_softened"] == "after"
     assert d["quality"]["issues"][1]["message"].startswith("The before photo is less sharp")
     assert {"nasolabial_left", "nasolabial_right", "cheek_left"} <= set(d["expression"]["regions"])
