@@ -26,18 +26,21 @@ Method
    after face's canonical image again would interpolate it twice and smooth it, and a smoother
    photo reads as fewer fine lines (about 12 % of the line length on a real face).
 3. Photometric harmonisation: the after photo's white balance and exposure are matched to the
-   before photo on the sclera (the whites of the eyes, inside the eye outline, outside the
-   iris, bright and unsaturated): per-channel gains in linear light, the median of each
-   registered sclera pixel's ratio with itself (``_paired_gains``). The sclera is not skin,
-   so a true change of skin pigmentation is kept; only the light and camera change. With too
-   little sclera visible (< ``MIN_SCLERA_PX``), the skin is read instead, the same way, and the
-   comparison says so (``photometric.reference = "skin"``), since that erases global tone
-   changes. Wrinkle metrics need none of this (they are relative darkening), except where
-   a photo clipped: a follow-up brighter than the baseline whose channel clipped on skin
-   shows flat skin where the baseline still shows a line's darkening. Every image of the
-   pair (both photos and their perturbations) is then cut at the level the follow-up
-   recorded (``_ceiling``, before a perturbation's change of light): both lose the same
-   contrast there. ``photometric.ceiling`` gives the cut per channel (null: none).
+   before photo on the sclera (the whites of the eyes, inside the eye outline, outside the iris,
+   bright and unsaturated): per-channel gains in linear light, the median of each registered
+   sclera pixel's ratio with itself (``_paired_gains``). The sclera is not skin, so a true change
+   of skin pigmentation is kept; only the light and camera change. With too little sclera visible
+   (< ``MIN_SCLERA_PX``), or a sclera whose pixels do not correspond between the photos
+   (``pairing_spread`` over ``MAX_SCLERA_SPREAD``: narrowed eyes, where the mask holds lid
+   margins and eye corners, read gains that moved by 25 % between JPEG re-saves of one photo),
+   the skin is read instead, the same way, and the comparison says so (``photometric.reference =
+   "skin"`` and a ``light_matched_on_skin`` warning), since that erases global tone changes.
+   Wrinkle metrics need none of this (they are relative darkening), except where a photo clipped:
+   a follow-up brighter than the baseline whose channel clipped on skin shows flat skin where the
+   baseline still shows a line's darkening. Every image of the pair (both photos and their
+   perturbations) is then cut at the level the follow-up recorded (``_ceiling``, before a
+   perturbation's change of light): both lose the same contrast there. ``photometric.ceiling``
+   gives the cut per channel (null: none).
 4. Resolution and focus: the finer photo is blurred to the coarser one's detail
    (``resolution_blur``), so a closer or sharper follow-up does not read as more lines. Then
    the sharper of the two is blurred to the other's focus (``focus_blur``), measured on the

@@ -9,8 +9,9 @@ pairs under the repeatability protocol (``datasets.faces.DEFAULT_NUISANCE``: exp
 80-95). Each pair is compared. Nothing changed, so every significant region-metric is a
 false change. Printed per metric, for the dev and the held-out faces: the share flagged,
 and, over the region pairs, the median relative change and the median relative noise floor
-(both as a share of the larger of the two values); then the share flagged per face, with
-its resolution. The accuracy benchmark reports only the overall rate, over one pair a face.
+(both as a share of the larger of the two values); the harmonisation's gains against the true
+ones (each re-take's exposure times its white balance); then the share flagged per face,
+with its resolution. The accuracy benchmark reports only the overall rate, over one pair a face.
 """
 
 from __future__ import annotations
