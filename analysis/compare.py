@@ -72,7 +72,8 @@ Method
    pooled degrees of freedom, so the few re-measurements are not trusted beyond what they say.
    A floor ``MDC_FLOOR`` (relative to the metric's size) and ``1`` for counts cover
    quantisation (for severity, the change of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per
-   canonical pixel of the coarser photo, see 6; ``ROUGHNESS_MDC_FLOOR`` for texture
+   canonical pixel of the coarser photo, see 6, and at least one line at the detector's limit
+   in the region, ``SMALLEST_LINE_LOAD``; ``ROUGHNESS_MDC_FLOOR`` for texture
    roughness, which a re-take's re-sampling moves in every region together by 1-5 %;
    ``PIXEL_FLOORS`` per canonical pixel of the coarser photo for mean line width, melanin
    spread and red area; ``ITA_MDC_FLOOR_DEG`` for the tone, which the white balance read on
@@ -164,7 +165,13 @@ from analysis.pipeline import (
 )
 from analysis.regions import REGIONS, SPLIT_FACE_PAIRS, RegionMasks, eyes_and_brows
 from analysis.types import F16, F32, F64, U8, Bool
-from analysis.wrinkles import WrinkleMap, relative_luminance, valley_lengths
+from analysis.wrinkles import (
+    LOW,
+    MIN_LENGTH_MM,
+    WrinkleMap,
+    relative_luminance,
+    valley_lengths,
+)
 
 MAX_POSE_DIFF_DEG = 15.0
 MAX_RESIDUAL_MM = 1.5  # median landmark misalignment after registration
@@ -201,6 +208,11 @@ MDC_FLOOR = 0.02  # relative: no change under 2 % of the metric is ever called s
 # severity saturates, and a floor of 4 % of severity (until 2026-11-30) asked a region at
 # severity 71 for a 14 % change of its line load, one at 15 for 5 %.
 SEVERITY_INDEX_MDC_FLOOR = 0.05
+# ... and at least the line load (mm x % of depth) of one line at the detector's limit: the
+# shortest counted (``MIN_LENGTH_MM``) at the depth from which its centre pixels start to count
+# (``LOW``, 2 %). Relative floors vanish where a region holds next to no lines: the accuracy
+# benchmark's Sotomayor read an untouched region -0.02 against an ``mdc`` of 0.02
+SMALLEST_LINE_LOAD = MIN_LENGTH_MM * 100.0 * LOW
 # ... and 5 % for texture.roughness, a measure of fine detail that the same re-sampling softens
 # or sharpens in every region together, by 1-5 % (``benchmarks.retest``; the same test)
 ROUGHNESS_MDC_FLOOR = 0.05
@@ -1055,7 +1067,10 @@ def _floor(
 ) -> float:
     """The smallest change of ``metric`` ever called significant: 1 for counts; for severity,
     the change a rise of its index by ``SEVERITY_INDEX_MDC_FLOOR`` per ``pixel`` (the coarser
-    photo's pixel, in canonical pixels) makes at the larger of the two values; for
+    photo's pixel, in canonical pixels) makes at the larger of the two values, and at least
+    the change one line at the detector's limit (``SMALLEST_LINE_LOAD``) makes in the region
+    (``area_cm2``), so that a region with next to no lines is not called changed by a
+    hundredth of a point; for
     ``PIXEL_FLOORS``, that share per ``pixel`` of the larger value; else its relative floor
     (``RELATIVE_FLOORS`` or ``MDC_FLOOR``) of the larger of the two values, and for spot area
     at least the share of the region (``area_cm2``) that the smallest spot counted
@@ -1067,8 +1082,10 @@ def _floor(
     larger = max(abs(before), abs(after))
     if metric == "wrinkles.severity":
         index = severity_index_of(larger)
-        raised = float(severity(index * (1.0 + SEVERITY_INDEX_MDC_FLOOR * pixel)))
-        return max(raised - larger, 0.0)
+        step = SEVERITY_INDEX_MDC_FLOOR * pixel * index
+        if area_cm2 > 0:  # at least one line at the detector's limit, come or gone
+            step = max(step, SMALLEST_LINE_LOAD / area_cm2)
+        return max(float(severity(index + step)) - larger, 0.0)
     if metric in PIXEL_FLOORS:
         return PIXEL_FLOORS[metric] * pixel * larger
     if metric == "pigmentation.ita_deg":

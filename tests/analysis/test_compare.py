@@ -22,9 +22,11 @@ from analysis.compare import (
     PIXEL_FLOORS,
     ROUGHNESS_MDC_FLOOR,
     SEVERITY_INDEX_MDC_FLOOR,
+    SMALLEST_LINE_LOAD,
     Comparison,
     MetricChange,
     _ceiling,
+    _floor,
     _half,
     _paired_gains,
     _PhotoRuns,
@@ -164,6 +166,20 @@ def test_white_balance_is_read_pixel_by_pixel_on_the_registered_sclera():
     # a channel black in the after photo says nothing of its gain
     after[0, 0] = (0, 0, 0)
     np.testing.assert_allclose(_paired_gains(before, after, mask), gains, rtol=0.01)
+
+
+def test_a_region_with_next_to_no_lines_is_not_called_changed_by_a_hundredth():
+    """Severity's floor is relative to its index, which vanishes where a region holds next to
+    no lines; it is at least what one line at the detector's limit (4 mm at 2 %) adds to the
+    region: in a 4 cm2 crow's-feet region about 0.4 of a point, where a region with lines
+    keeps its relative floor."""
+    empty = _floor("wrinkles.severity", 0.02, 0.0, 1.0, 4.0)
+    assert empty == pytest.approx(float(severity(SMALLEST_LINE_LOAD / 4.0)), rel=0.05)
+    assert 0.3 < empty < 0.5
+    assert _floor("wrinkles.severity", 0.02, 0.0, 1.0, 30.0) < empty  # spread over more skin
+    lined = severity_index_of(30.0)
+    expected = float(severity(lined * (1 + SEVERITY_INDEX_MDC_FLOOR))) - 30.0
+    assert _floor("wrinkles.severity", 30.0, 29.0, 1.0, 4.0) == pytest.approx(expected)
 
 
 def test_a_split_face_difference_has_its_own_noise_floor():
