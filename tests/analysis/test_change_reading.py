@@ -10,6 +10,7 @@ import pytest
 
 from analysis.compare import (
     SEVERITY_INDEX_MDC_FLOOR,
+    SMALLEST_LINE_LOAD,
     _changed_index,
     _changed_lines,
     _difference,
@@ -149,7 +150,10 @@ def test_severity_s_floor_is_a_share_of_its_line_load_not_of_its_value():
     # as a share of severity, the floor is smaller where the curve is flat
     share = {v: _floor("wrinkles.severity", v, v, 1.0, 30.0) / v for v in (15.0, 71.0)}
     assert share[71.0] < 0.6 * share[15.0]
-    assert _floor("wrinkles.severity", 0.0, 0.0, 1.0, 30.0) == 0.0
+    # where there are no lines, at least one line at the detector's limit in the region
+    empty = _floor("wrinkles.severity", 0.0, 0.0, 1.0, 30.0)
+    assert empty == pytest.approx(float(severity(SMALLEST_LINE_LOAD / 30.0)))
+    assert _floor("wrinkles.severity", 0.0, 0.0, 1.0, 0.0) == 0.0  # no region: no floor
     assert _floor("wrinkles.count", 3.0, 4.0, 1.0, 30.0) == 1.0
 
 
