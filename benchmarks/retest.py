@@ -89,12 +89,7 @@ class Retest:
 
 def true_gains(before: Nuisance, after: Nuisance) -> NDArray[np.float64]:
     """The per-channel gains (linear light) that match ``after``'s light to ``before``'s."""
-    return np.array(
-        [
-            before.exposure * wb / (after.exposure * wa)
-            for wb, wa in zip(before.white_balance, after.white_balance, strict=True)
-        ]
-    )
+    return np.asarray(before.gains, np.float64) / np.asarray(after.gains, np.float64)
 
 
 def retest(stem: str, pairs: int) -> Retest:

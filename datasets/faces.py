@@ -1211,6 +1211,12 @@ class Nuisance:
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
     jpeg_quality: int | None = None
 
+    @property
+    def gains(self) -> tuple[float, float, float]:
+        """The per-channel gain in linear light: exposure times white balance."""
+        r, g, b = (x * self.exposure for x in self.white_balance)
+        return r, g, b
+
 
 @dataclass(frozen=True)
 class NuisanceRanges:
@@ -1285,8 +1291,7 @@ def apply_nuisance(
     if n.angle_deg or n.scale != 1.0 or any(n.shift_px):
         out, matrix = affine_jitter(out, angle_deg=n.angle_deg, scale=n.scale, shift_px=n.shift_px)
     if n.white_balance != (1.0, 1.0, 1.0):  # one multiplication in linear light, clipped once
-        gains = tuple(g * n.exposure for g in n.white_balance)
-        out = adjust_white_balance(out, (gains[0], gains[1], gains[2]))
+        out = adjust_white_balance(out, n.gains)
     elif n.exposure != 1.0:
         out = adjust_exposure(out, n.exposure)
     if n.jpeg_quality is not None:
