@@ -155,7 +155,9 @@ def draw_comparison(comparison: Comparison) -> U8:
     wrinkle-severity change, with ``*`` when it exceeds the pair's minimum detectable change
     and ``expr`` where the facial expression differs enough to fold its lines
     (``analysis.expression``), which a note under the change panel names. A photo softened to
-    the other's focus by ``FOCUS_WARN_MM`` or more says so in its title.
+    the other's focus by ``FOCUS_WARN_MM`` or more says so in its title, and the after panel's
+    title says when the light was matched on the skin (``light_matched_on_skin``: a change of
+    the whole face's tone is then not measured).
     """
     before = comparison.before.canonical.rgb.copy()
     after = comparison.after_canonical.rgb.copy()
@@ -207,11 +209,16 @@ def draw_comparison(comparison: Comparison) -> U8:
     if softened is not None:
         blur = comparison.photometric["focus_blur_mm"]
         titles[0 if softened == "before" else 1] += f", softened {blur:.2f} mm to the other's focus"
+    if comparison.photometric.get("reference") == "skin":
+        titles[1] += ", light matched on skin (tone not compared)"
     panels = []
     for img, title in zip((before, after, panel), titles, strict=True):
         img = img.copy()
         cv2.rectangle(img, (0, 0), (img.shape[1], 34), (0, 0, 0), -1)
         font = cv2.FONT_HERSHEY_SIMPLEX
-        cv2.putText(img, title, (10, 24), font, 0.7, (255, 255, 255), 1, cv2.LINE_AA)
+        # a long title (focus and light notes together) is set smaller so that it fits
+        width = cv2.getTextSize(title, font, 0.7, 1)[0][0]
+        size = min(0.7, 0.7 * (img.shape[1] - 20) / max(width, 1))
+        cv2.putText(img, title, (10, 24), font, size, (255, 255, 255), 1, cv2.LINE_AA)
         panels.append(img)
     return np.ascontiguousarray(np.hstack(panels))

@@ -115,6 +115,15 @@ def test_a_sclera_whose_pixels_do_not_correspond_is_not_read_for_the_light(biden
     assert d["photometric"]["sclera_spread"] > MAX_SCLERA_SPREAD
     assert d["photometric"]["sclera_px"] >= MIN_SCLERA_PX  # enough of it: not the reason
     assert "light_matched_on_skin" in [i["code"] for i in d["quality"]["issues"]]
+    # the overlay says so in the after panel's title, and nowhere else
+    from analysis.overlay import draw_comparison
+
+    unsaid = replace(biden, photometric={**biden.photometric, "reference": "sclera"})
+    titled, plain, w = draw_comparison(biden), draw_comparison(unsaid), biden.regions.skin.shape[1]
+    assert (titled[:34, w : 2 * w] != plain[:34, w : 2 * w]).any()
+    assert (titled[:34, :w] == plain[:34, :w]).all()
+    assert (titled[:34, 2 * w :] == plain[:34, 2 * w :]).all()
+    assert (titled[34:] == plain[34:]).all()
     after = load_image(face_path("pd_biden_2021_presidential")).rgb
     ok, buf = cv2.imencode(".jpg", after[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
