@@ -142,7 +142,7 @@ from scipy import stats
 from analysis import landmarks as lm
 from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
-from analysis.errors import AnalysisError, RegistrationFailed
+from analysis.errors import AnalysisError, RegistrationFailed, UnsupportedFormat
 from analysis.expression import ExpressionChange, expression_change
 from analysis.face import FaceFinder, shared_finder
 from analysis.masks import within
@@ -410,13 +410,20 @@ class Comparison:
 
 
 def _prepared(image: ImageInput | Prepared, photo: str, **kw: Any) -> Prepared:
-    """The photo up to its canonical face (an ``Analysis`` is reused as it is)."""
-    if isinstance(image, Prepared):
-        return image
+    """The photo up to its canonical face (an ``Analysis`` is reused as it is); a photo without
+    colour is refused (``no_colour``: its pigment reads 0, which against a colour photo is every
+    spot gone)."""
     try:
-        return prepare(image, **kw)
+        prepared = image if isinstance(image, Prepared) else prepare(image, **kw)
     except AnalysisError as err:
         raise err.for_photo(photo) from None
+    if prepared.quality.colourless:
+        raise UnsupportedFormat(
+            f"The {photo} photo is in black and white. Skin tone, spots and redness can only "
+            "be compared between colour photos. Please use the original colour photo.",
+            photo=photo,
+        )
+    return prepared
 
 
 def _registration_signal(face: CanonicalFace, skin: Bool) -> F32:

@@ -21,6 +21,7 @@ from analysis.quality import (
     QualityThresholds,
     check_exposure,
     check_face,
+    colour_warning,
     glasses_warning,
     hair_warning,
     hidden_warning,
@@ -78,6 +79,7 @@ class Prepared:
                 "px_per_mm": round(self.quality.px_per_mm, 3),
                 "clipped_fraction": round(self.quality.clipped_fraction, 4),
                 "median_grey": round(self.quality.median_grey, 1),
+                "skin_chroma": round(self.quality.skin_chroma, 1),
             },
         }
 
@@ -130,7 +132,8 @@ def prepare(
     clock.lap("canonical")
     regions = without(region_masks(canonical), hidden)
     exposure, clipped, grey = check_exposure(canonical.rgb, regions.skin, thresholds)
-    issues += exposure + hair_warning(regions.hair_fraction, thresholds)
+    colour, chroma = colour_warning(canonical.rgb, regions.skin, thresholds)
+    issues += exposure + colour + hair_warning(regions.hair_fraction, thresholds)
     issues += glasses_warning(canonical, thresholds)
     issues += hidden_warning(view, hidden)
     clock.lap("regions")
@@ -140,6 +143,7 @@ def prepare(
         px_per_mm=1.0 / face.mm_per_px,
         clipped_fraction=clipped,
         median_grey=grey,
+        skin_chroma=chroma,
     )
     return Prepared(
         photo=photo, face=face, quality=quality, canonical=canonical, regions=regions, view=view

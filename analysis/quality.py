@@ -17,6 +17,12 @@ Rules (thresholds in ``QualityThresholds``, all configurable):
   warning (``mild_blur``) below ``warn_sharpness``.
 - ``bad_exposure``: share of skin pixels with a channel at 250 or more (clipped), or median skin
   grey level; error past the limit, warning (``exposure``) past the milder one.
+- ``no_colour`` (warning): a black-and-white photo (or one whose colour was taken out): the
+  median skin pixel's channels lie within ``min_skin_chroma`` 8-bit levels of each other
+  (``skin_chroma``). Lines are measured as usual; melanin, redness, spots and tone need colour
+  and read 0. Colour portraits' skin reads a median of 22-123 levels (the 19 shared faces),
+  grey ones 0-1. A comparison refuses such a photo (``unsupported_format``): against a colour
+  baseline it reported every spot and all redness gone.
 - ``multiple_faces`` (warning): other, clearly smaller faces were seen (see ``analysis.face``).
 - ``hair_over_forehead`` (warning): hair covers more than 15 % of the forehead.
 - ``glasses`` (warning): a spectacle bridge across the nose (``glasses_score``).
@@ -53,6 +59,7 @@ class QualityThresholds:
     warn_clipped_fraction: float = 0.15
     min_median_grey: float = 30.0
     warn_median_grey: float = 60.0
+    min_skin_chroma: float = 6.0
     warn_hair_fraction: float = 0.15
     glasses_bridge: float = 0.8
 
@@ -76,10 +83,16 @@ class QualityReport:
     px_per_mm: float = 0.0
     clipped_fraction: float = 0.0
     median_grey: float = 0.0
+    skin_chroma: float = 0.0
 
     @property
     def ok(self) -> bool:
         return not self.issues
+
+    @property
+    def colourless(self) -> bool:
+        """The photo has no colour to read pigment from (the ``no_colour`` warning)."""
+        return any(issue.code == "no_colour" for issue in self.issues)
 
 
 def sharpness(rgb: U8, face: Face) -> float:
@@ -223,6 +236,24 @@ def check_exposure(
             QualityIssue("exposure", "warning", "The photo is dark; measurements are less precise.")
         )
     return issues, clipped, grey
+
+
+def colour_warning(
+    canonical_rgb: U8, skin: Bool, t: QualityThresholds = QualityThresholds()
+) -> tuple[list[QualityIssue], float]:
+    """``no_colour`` when the skin has no colour, and the median skin pixel's chroma (its
+    largest minus its smallest channel, in 8-bit levels)."""
+    pixels = canonical_rgb[skin]
+    if pixels.size == 0:
+        return [], 0.0
+    chroma = float(np.median(pixels.max(axis=1).astype(np.int16) - pixels.min(axis=1)))
+    if chroma >= t.min_skin_chroma:
+        return [], chroma
+    message = (
+        "This photo is in black and white: wrinkles are measured, but skin tone, spots and "
+        "redness need a colour photo and read 0. Please use the original colour photo."
+    )
+    return [QualityIssue("no_colour", "warning", message)], chroma
 
 
 def glasses_score(face: CanonicalFace) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import analyze
+from analysis import AnalysisError, analyze, compare
 from analysis.io import load_image
 from tests.conftest import face_path
 
@@ -91,7 +91,8 @@ def test_cmyk_jpeg_measures_like_rgb(upright, finder):
 def test_greyscale_photo_measures_wrinkles(upright, finder):
     rgb, base = upright
     grey = Image.fromarray(rgb).convert("L")
-    result = analyze(_encode(grey, "PNG"), finder=finder)
+    grey_bytes = _encode(grey, "PNG")
+    result = analyze(grey_bytes, finder=finder)
     # grey has no hue to tell hair from skin, and its grey level is not linear luminance
     _close(
         result,
@@ -102,3 +103,26 @@ def test_greyscale_photo_measures_wrinkles(upright, finder):
     )
     # no colour, no chromophores: the maps are flat rather than invented
     assert result.metrics["full_face"]["pigmentation.spot_count"] == 0
+    # and the photo says so: a warning in its analysis, and a comparison refuses it (a grey
+    # follow-up against a colour baseline read every spot and all redness gone)
+    codes = [i.code for i in result.quality.issues]
+    assert codes == [i.code for i in base.quality.issues] + ["no_colour"]
+    assert result.quality.skin_chroma < 2 < 40 < base.quality.skin_chroma
+    assert "no_colour" not in [i.code for i in base.quality.issues]
+    for pair, photo in (((base, grey_bytes), "after"), ((grey_bytes, base), "before")):
+        with pytest.raises(AnalysisError) as info:
+            compare(*pair, finder=finder)
+        assert (info.value.code, info.value.photo) == ("unsupported_format", photo)
+        assert f"The {photo} photo is in black and white" in info.value.message
+
+
+def test_a_desaturated_colour_photo_is_told_from_a_pale_one(upright, finder):
+    """A colour photo whose colour was taken out in an editor (saved as RGB JPEG: its channels
+    differ by JPEG's chroma noise only) is grey; the same photo with a fifth of its colour left
+    (paler than any of the shared faces' skin) is not."""
+    rgb, _ = upright
+    mean = rgb.astype(np.float32).mean(axis=2, keepdims=True)
+    for keep, colourless in ((0.0, True), (0.2, False)):
+        faded = np.clip(mean + keep * (rgb - mean), 0, 255).astype(np.uint8)
+        result = analyze(_encode(Image.fromarray(faded), "JPEG", quality=90), finder=finder)
+        assert result.quality.colourless is colourless, (keep, result.quality.skin_chroma)

@@ -102,3 +102,32 @@ def test_follow_ups_of_one_baseline_measure_it_once_until_its_subject_is_erased(
         base[1].read_bytes(), week12[1].read_bytes(), finder=shared_finder()
     )
     assert second == fresh.to_dict()
+
+
+@pytest.mark.slow
+def test_a_black_and_white_follow_up_is_stored_and_measured_but_not_compared(real_api: Api):
+    """A grey follow-up's pigment reads 0: compared with a colour baseline, every spot and
+    all redness would read gone. Its upload is kept and measured (lines), with a warning;
+    the comparison is refused, naming the photo."""
+    import io
+
+    from PIL import Image
+
+    h = real_api.auth("uploader")
+    real_api.upload("S1", jpeg_face("pd_obama_2010_blueroom"), visit="baseline")
+    with Image.open(io.BytesIO(jpeg_face("pd_obama_2010_blueroom"))) as im:
+        buf = io.BytesIO()
+        im.convert("L").save(buf, "JPEG", quality=92)
+    follow = real_api.upload("S1", buf.getvalue(), visit="week4")
+    assert follow.status_code == 201, follow.text
+    body = follow.json()
+    assert "no_colour" in [i["code"] for i in body["analysis"]["quality"]["issues"]]
+    assert body["comparison"] is None
+    error = body["comparison_error"]["error"]
+    assert (error["code"], error["photo"]) == ("unsupported_format", "after")
+    assert "black and white" in error["message"]
+    points = real_api.client.get(f"{S}/S1/timeline", headers=h).json()["points"]
+    # the timeline shows the follow-up's own wrinkle reading, and no change
+    assert [(p["value"] is not None, p["delta"], p["significant"]) for p in points[1:]] == [
+        (True, None, None)
+    ]
