@@ -144,7 +144,7 @@ from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed, UnsupportedFormat
 from analysis.expression import ExpressionChange, expression_change
-from analysis.face import FaceFinder, shared_finder
+from analysis.face import Face, FaceFinder, shared_finder
 from analysis.masks import within
 from analysis.metrics import (
     BETTER,
@@ -176,6 +176,9 @@ from analysis.wrinkles import (
 MAX_POSE_DIFF_DEG = 15.0
 MAX_RESIDUAL_MM = 1.5  # median landmark misalignment after registration
 MAX_SHAPE_CHANGE_MM = 10.0  # landmark change beyond a rigid move (expression, big pose)
+# one photo a mirror image of the other: its landmarks, mirrored back, fit the other photo's
+# (3D, ``mirror_fit_ratio``) this much better than as they are (docs/method.md, "Mirrored")
+MIRROR_FIT_RATIO = 0.75
 MIN_SCLERA_PX = 150
 # the largest spread of the sclera's per-pixel light ratios at which its pixels are taken to
 # correspond (``pairing_spread``): between the re-takes' largest (0.39) and the real Biden
@@ -321,14 +324,17 @@ class Registration:
     residual_mm: float
     ecc: float
     shape_change_mm: float  # mean landmark distance beyond a rigid (similarity) move
+    mirror_fit_ratio: float | None = None  # ``mirror_fit_ratio``; refused under MIRROR_FIT_RATIO
 
     def to_dict(self) -> dict[str, Any]:
+        mirror = self.mirror_fit_ratio
         return {
             "method": self.method,
             "residual_px": round(self.residual_px, 3),
             "residual_mm": round(self.residual_mm, 3),
             "ecc_correlation": round(self.ecc, 4),
             "shape_change_mm": round(self.shape_change_mm, 3),
+            "mirror_fit_ratio": None if mirror is None else round(mirror, 3),
         }
 
 
@@ -489,14 +495,30 @@ def register(
 
     Returns the registration, the after face on the before face's grid, and the map (before
     canonical px -> after canonical px, x and y) that put it there."""
+    mirror = mirror_fit_ratio(before.face, after.face)
+    mirrored = mirror is not None and mirror < MIRROR_FIT_RATIO
+    mirror_words = (
+        "as phone and tablet front cameras often save them. Please use both photos as the "
+        "camera took them, with mirroring turned off."
+    )
     yaw_diff = abs(before.face.pose.yaw - after.face.pose.yaw)
     pitch_diff = abs(before.face.pose.pitch - after.face.pose.pitch)
     if max(yaw_diff, pitch_diff) > MAX_POSE_DIFF_DEG:
+        # (a mirror image of a turned head is turned the other way: said, the photo named)
         turned = "before" if abs(before.face.pose.yaw) > abs(after.face.pose.yaw) else "after"
         raise RegistrationFailed(
             f"The head is turned differently in the two photos ({yaw_diff:.0f}° turn, "
-            f"{pitch_diff:.0f}° nod apart). Please retake the {turned} photo in the same pose.",
+            f"{pitch_diff:.0f}° nod apart). Please retake the {turned} photo in the same pose."
+            + (
+                f" One photo also looks like a mirror image of the other, {mirror_words}"
+                if mirrored
+                else ""
+            ),
             photo=turned,
+        )
+    if mirrored:
+        raise RegistrationFailed(
+            f"One photo is a mirror image of the other (left and right swapped), {mirror_words}"
         )
     a, b = before.canonical, after.canonical
     map_x, map_y, sim = _mesh_map(a, b)
@@ -533,8 +555,38 @@ def register(
         residual * a.mm_per_px,
         correlation,
         rigid_mm,
+        mirror,
     )
     return reg, moved, map_x, map_y
+
+
+def _similarity_rms(p: F64, q: F64) -> float:
+    """RMS distance left between point sets ``q`` and ``p`` after the least-squares similarity
+    (rotation, scale, shift; Umeyama 1991) that carries ``p`` onto ``q``."""
+    p, q = p - p.mean(axis=0), q - q.mean(axis=0)
+    u, sv, vt = np.linalg.svd(q.T @ p)
+    sign = np.ones(len(sv))
+    sign[-1] = np.sign(np.linalg.det(u @ vt))
+    rotation = (u * sign) @ vt
+    scale = float((sv * sign).sum() / max(float((p**2).sum()), 1e-12))
+    return float(np.sqrt(((q - scale * p @ rotation.T) ** 2).sum(axis=1).mean()))
+
+
+def mirror_fit_ratio(before: Face, after: Face) -> float | None:
+    """How well the after face's 3D landmarks fit the before face's when mirrored back (x
+    negated, each point re-indexed to its mirror twin, ``landmarks.mirror_index``), against as
+    they are: the ratio of the two fits' residuals (``_similarity_rms``). Under 1 the mirror
+    fits better. In 3D, so that a head turned the other way (which a 2D fit confuses with a
+    mirror image: +-4 degrees read 0.55-0.75 in 2D) is a rotation and not a mirror. None
+    without landmark depths (landmarks given by the caller)."""
+    if before.depth is None or after.depth is None:
+        return None
+    n = lm.MESH_POINTS
+    p = np.column_stack([before.points[:n], before.depth[:n]]).astype(np.float64)
+    q = np.column_stack([after.points[:n], after.depth[:n]]).astype(np.float64)
+    mirrored = (q * np.array([-1.0, 1.0, 1.0]))[lm.mirror_index()]
+    direct = _similarity_rms(p, q)
+    return _similarity_rms(p, mirrored) / direct if direct > 0 else None
 
 
 def _dense_flow(template: F32, moving: F32, mask: Bool, mm_per_px: float) -> tuple[F32, F32]:

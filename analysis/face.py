@@ -72,6 +72,8 @@ class Face:
     other_faces: how many further, clearly smaller faces were seen (see SIMILAR_FACE_RATIO).
     detector: ``"landmarker"`` or ``"full_range"`` (found by the fallback detector).
     expression: blendshape scores (0-1) by ARKit name; empty when the landmarks were given.
+    depth: (478,) float32 relative depth of each landmark in the photo's pixels (MediaPipe's
+    z: smaller is nearer the camera, about the scale of x); None when the landmarks were given.
     """
 
     points: F32
@@ -82,6 +84,7 @@ class Face:
     other_faces: int = 0
     detector: str = "landmarker"
     expression: Mapping[str, float] = field(default_factory=dict)
+    depth: F32 | None = None
 
     @property
     def width_px(self) -> float:
@@ -96,11 +99,18 @@ class Face:
 
 
 class Found(NamedTuple):
-    """One face the landmarker fitted: landmarks (photo px), head pose, blendshape scores."""
+    """One face the landmarker fitted: landmarks (photo px), head pose, blendshape scores, and
+    each landmark's relative depth (photo px, ``Face.depth``; None when not known)."""
 
     points: F32
     pose: Pose
     expression: Mapping[str, float]
+    depth: F32 | None = None
+
+    def moved(self, scale: float, offset: F32 | float = 0.0) -> Found:
+        """The same face in a copy of the photo resized by ``1 / scale`` then shifted."""
+        depth = None if self.depth is None else self.depth / scale
+        return self._replace(points=self.points / scale + offset, depth=depth)
 
 
 @contextlib.contextmanager
@@ -200,11 +210,12 @@ class FaceFinder:
         faces = []
         for i, marks in enumerate(result.face_landmarks):
             pts = np.array([[p.x * w, p.y * h] for p in marks], dtype=np.float32)
+            depth = np.array([p.z * w for p in marks], dtype=np.float32)
             matrices = result.facial_transformation_matrixes
             pose = pose_from_matrix(matrices[i]) if i < len(matrices) else Pose(0.0, 0.0, 0.0)
             shapes = result.face_blendshapes
             scores = {c.category_name: float(c.score) for c in shapes[i]} if i < len(shapes) else {}
-            faces.append(Found(pts, pose, scores))
+            faces.append(Found(pts, pose, scores, depth))
         return faces
 
     def _full_range_boxes(self, rgb: U8) -> list[tuple[int, int, int, int]]:
@@ -227,7 +238,7 @@ class FaceFinder:
                 raise RuntimeError("FaceFinder is closed")
             scale = _detection_scale(rgb)
             small = detection_copy(rgb) if small is None else small
-            faces = [f._replace(points=f.points / scale) for f in self._landmark(small)]
+            faces = [f.moved(scale) for f in self._landmark(small)]
             detector = "landmarker"
             if not faces:
                 detector = "full_range"
@@ -288,7 +299,7 @@ class FaceFinder:
         crop_scale = min(4.0, 512 / max(crop.shape[:2]))
         found = self._landmark(_resize(crop, crop_scale))
         offset = np.array([x0, y0], dtype=np.float32)
-        return [f._replace(points=f.points / crop_scale + offset) for f in found[:1]]
+        return [f.moved(crop_scale, offset) for f in found[:1]]
 
 
 def _distinct(faces: list[Found]) -> list[Found]:
@@ -393,7 +404,7 @@ def find_face(
             f"{len(faces)} faces of similar size were found in this photo. Please upload a photo "
             "showing only the patient's face."
         )
-    points, pose, expression = faces[0]
+    points, pose, expression, depth = faces[0]
     centre = points.mean(0) * _detection_scale(rgb)
     if abs(pose.roll) < SIDEWAYS_ROLL_DEG and not finder.follows_turns(small, pose.roll, centre):
         if abs(pose.yaw) >= MAX_YAW_DEG:  # refused by the gate either way: say both
@@ -420,4 +431,5 @@ def find_face(
         other_faces=len(faces) - 1,
         detector=detector,
         expression=dict(expression),
+        depth=depth,
     )

@@ -6,6 +6,15 @@ Indices follow the published MediaPipe face-mesh topology (canonical_face_model_
 
 from __future__ import annotations
 
+import io
+import struct
+import zipfile
+from collections.abc import Iterator
+from functools import cache
+
+import numpy as np
+from numpy.typing import NDArray
+
 # Eye corners and outlines.
 RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133
 LEFT_EYE_OUTER, LEFT_EYE_INNER = 263, 362
@@ -101,3 +110,65 @@ FACE_OVAL = (
 FOREHEAD_TOP = 10
 CHIN = 152
 RIGHT_CHEEK_SIDE, LEFT_CHEEK_SIDE = 234, 454
+
+
+MESH_POINTS = 468  # the face mesh proper (the iris points follow)
+_CANONICAL_MESH = "geometry_pipeline_metadata_landmarks.binarypb"  # inside face_landmarker.task
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """Protocol-buffer wire format: (field number, varint value or raw bytes) in order."""
+
+    def varint(i: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = buf[i]
+            value, shift, i = value | (byte & 0x7F) << shift, shift + 7, i + 1
+            if byte < 0x80:
+                return value, i
+
+    i = 0
+    while i < len(buf):
+        key, i = varint(i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = varint(i)
+            yield number, value
+        elif wire == 2:
+            size, i = varint(i)
+            yield number, buf[i : i + size]
+            i += size
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            yield number, buf[i : i + size]
+            i += size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+@cache
+def mirror_index() -> NDArray[np.intp]:
+    """For each of the ``MESH_POINTS`` mesh points, the point at its mirror image across the
+    face's midline (itself on the midline), from the canonical face model bundled in the Face
+    Landmarker (its vertices are exactly symmetric: every mirrored vertex falls on another).
+
+    A mirrored photo's landmarks, mirrored back and re-indexed through this, fall on the same
+    anatomy as the unmirrored photo's (``analysis.compare``, mirrored photos)."""
+    from models.loader import FACE_LANDMARKER, bundled
+
+    with zipfile.ZipFile(io.BytesIO(bundled(FACE_LANDMARKER))) as task:
+        metadata = task.read(_CANONICAL_MESH)
+    # GeometryPipelineMetadata.canonical_mesh (1) -> Mesh3d.vertex_buffer (3): x, y, z, u, v
+    mesh = next(v for n, v in _fields(metadata) if n == 1)
+    assert isinstance(mesh, bytes)
+    floats: list[float] = []
+    for number, value in _fields(mesh):
+        if number == 3 and isinstance(value, bytes):  # one float each, or packed
+            floats += struct.unpack(f"<{len(value) // 4}f", value)
+    xyz = np.asarray(floats, np.float64).reshape(-1, 5)[:MESH_POINTS, :3]
+    mirrored = xyz * np.array([-1.0, 1.0, 1.0])
+    gaps = np.linalg.norm(mirrored[:, None] - xyz[None], axis=2)
+    index = np.asarray(gaps.argmin(axis=1), np.intp)
+    if gaps.min(axis=1).max() > 1e-3 or not (index[index] == np.arange(MESH_POINTS)).all():
+        raise ValueError("the bundled canonical face model is not mirror-symmetric")
+    return index
