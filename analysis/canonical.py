@@ -93,7 +93,9 @@ def pixel_grid(shape: tuple[int, int]) -> tuple[F32, F32]:
     return xx, yy
 
 
-def resample(rgb: U8, to_photo: F64, map_x: F32, map_y: F32, scale: float) -> tuple[U8, Bool]:
+def resample(
+    rgb: U8, to_photo: F64, map_x: F32, map_y: F32, scale: float, *, jpeg: int = 0
+) -> tuple[U8, Bool]:
     """The photo ``rgb`` sampled at ``to_photo @ (map_x, map_y)``: one interpolation from the
     photo's own pixels, whatever the map (the canonical warp, or a registration composed with
     it). Returns the image and where it came from inside the photo.
@@ -102,6 +104,10 @@ def resample(rgb: U8, to_photo: F64, map_x: F32, map_y: F32, scale: float) -> tu
     area-averaged down, so downsampling does not alias texture. Every interpolation smooths a
     little; a registered photo interpolated twice (to its canonical frame, then onto its
     partner's) reads as smoother than its partner, and so as having fewer fine lines.
+
+    ``jpeg``: the photo's pixels are first re-compressed at that JPEG quality, on the photo's
+    own 16-pixel grid (JPEG's blocks, with chroma at half resolution), as a photo re-saved by
+    an app or a messenger is.
     """
     m = np.asarray(to_photo, np.float64)
     px = (m[0, 0] * map_x + m[0, 1] * map_y + m[0, 2]).astype(np.float32)
@@ -111,10 +117,15 @@ def resample(rgb: U8, to_photo: F64, map_x: F32, map_y: F32, scale: float) -> tu
     x1 = int(np.clip(np.ceil(px.max()) + 5, 0, w))
     y0 = int(np.clip(np.floor(py.min()) - 4, 0, h))
     y1 = int(np.clip(np.ceil(py.max()) + 5, 0, h))
+    if jpeg:  # the crop starts on the photo's JPEG block grid
+        x0, y0 = x0 - x0 % 16, y0 - y0 % 16
     valid = (px >= -0.5) & (px <= w - 0.5) & (py >= -0.5) & (py <= h - 0.5)
     if x1 <= x0 or y1 <= y0:
         return np.zeros((*map_x.shape, 3), np.uint8), np.zeros(map_x.shape, bool)
     crop = rgb[y0:y1, x0:x1]
+    if jpeg:
+        _, buf = cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg])
+        crop = np.ascontiguousarray(np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR))[:, :, ::-1])
     px, py = px - x0, py - y0
     if scale < 0.8:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))

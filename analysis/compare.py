@@ -54,8 +54,11 @@ Method
    skin seen in both.
 5. Noise floor: each photo is re-measured under ``PERTURBATIONS`` (sub-pixel shift, 0.5-1 %
    scale, 0.5-1.5 degree turn, 6 % exposure, 3 % white balance, JPEG re-compression at
-   quality 85-90: the
-   re-framing, light and camera of a repeat photo and what harmonisation leaves). A perturbed
+   quality 85-90: the re-framing, light and camera of a repeat photo and what harmonisation
+   leaves; the re-compression is of the canonical image, or, for a photo under 4 px/mm, of
+   the photo's own pixels on its block grid (``_Side.coarse``: its blocks cover more skin, and
+   a re-saved follow-up of the 1.8 px/mm Obama portrait read 20 of 285 region-metrics as
+   changed with the canonical image's re-compression, 3 with its own). A perturbed
    image is sampled afresh from its photo through the perturbed map (one interpolation, like
    the image it stands in for), then only the stages after the canonical face run again, on
    the pair's regions as they are: the re-framed skin moves under them (at the eyes by about
@@ -179,6 +182,10 @@ MAX_SHAPE_CHANGE_MM = 10.0  # landmark change beyond a rigid move (expression, b
 # one photo a mirror image of the other: its landmarks, mirrored back, fit the other photo's
 # (3D, ``mirror_fit_ratio``) this much better than as they are (docs/method.md, "Mirrored")
 MIRROR_FIT_RATIO = 0.75
+# a photo this much coarser than the canonical grid is re-compressed in its own pixels by the
+# perturbations (``_Side.coarse``; 4 px/mm: re-saves flagged up to 43 of 285 region-metrics
+# at 1.8-3.6 px/mm, at most 4 at 4.3-5 px/mm, with the canonical image re-compressed)
+COARSE_JPEG_RATIO = 1.25
 MIN_SCLERA_PX = 150
 # the largest spread of the sclera's per-pixel light ratios at which its pixels are taken to
 # correspond (``pairing_spread``): between the re-takes' largest (0.39) and the real Biden
@@ -635,7 +642,9 @@ def _compose(map_x: F32, map_y: F32, at_x: F32, at_y: F32) -> tuple[F32, F32]:
     return read(map_x), read(map_y)
 
 
-def _remap(before: CanonicalFace, after: Prepared, map_x: F32, map_y: F32) -> CanonicalFace:
+def _remap(
+    before: CanonicalFace, after: Prepared, map_x: F32, map_y: F32, jpeg: int = 0
+) -> CanonicalFace:
     """The after photo on the before face's canonical grid, through ``map`` (before canonical
     px -> after canonical px), sampled once from the after photo itself. Valid wherever the
     after photo covers the skin, also where that lies outside the after face's own canonical
@@ -643,7 +652,7 @@ def _remap(before: CanonicalFace, after: Prepared, map_x: F32, map_y: F32) -> Ca
     before face's chin)."""
     b = after.canonical
     rgb, inside = resample(
-        after.photo.rgb, b.to_photo, map_x, map_y, b.source_mm_per_px / b.mm_per_px
+        after.photo.rgb, b.to_photo, map_x, map_y, b.source_mm_per_px / b.mm_per_px, jpeg=jpeg
     )
     return replace(before, rgb=rgb, valid=inside, source_mm_per_px=b.source_mm_per_px)
 
@@ -852,12 +861,23 @@ class _Side:
     def sample(self, grid: CanonicalFace, p: Perturbation) -> CanonicalFace:
         """``render``'s sampling alone: the re-framed face, before its light."""
         sx, sy = _reframing(p, grid.shape)
-        return _remap(grid, self.prepared, *_compose(self.map_x, self.map_y, sx, sy))
+        _, _, _, _, _, quality, _ = p
+        at = _compose(self.map_x, self.map_y, sx, sy)
+        return _remap(grid, self.prepared, *at, quality if self.coarse else 0)
+
+    @property
+    def coarse(self) -> bool:
+        """The photo is at least ``COARSE_JPEG_RATIO`` times coarser than the canonical grid
+        (under 4 px/mm): its JPEG blocks cover that much more skin than a re-compression of the
+        canonical image's, so a perturbation re-compresses the photo's own pixels
+        (``resample``) rather than the canonical image."""
+        b = self.prepared.canonical
+        return b.source_mm_per_px >= COARSE_JPEG_RATIO * b.mm_per_px
 
     def perturbed(self, face: CanonicalFace, p: Perturbation) -> CanonicalFace:
         """``render``'s finishing of a face ``sample`` re-framed by ``p``."""
         _, _, _, exposure, channel, quality, _ = p
-        return self.finish(face, exposure * np.asarray(channel), quality)
+        return self.finish(face, exposure * np.asarray(channel), 0 if self.coarse else quality)
 
     def finish(
         self, face: CanonicalFace, light: F64 | None = None, quality: int = 0
