@@ -126,3 +126,20 @@ def test_a_desaturated_colour_photo_is_told_from_a_pale_one(upright, finder):
         faded = np.clip(mean + keep * (rgb - mean), 0, 255).astype(np.uint8)
         result = analyze(_encode(Image.fromarray(faded), "JPEG", quality=90), finder=finder)
         assert result.quality.colourless is colourless, (keep, result.quality.skin_chroma)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_skin_chroma_is_the_median_of_each_pixels_channel_spread(seed):
+    from analysis.quality import colour_warning
+
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 256, (60, 50, 3), dtype=np.uint8)
+    skin = rng.random((60, 50)) < 0.5
+    pixels = rgb[skin].astype(np.int16)
+    issues, chroma = colour_warning(rgb, skin)
+    assert chroma == float(np.median(pixels.max(axis=1) - pixels.min(axis=1)))
+    assert issues == []
+    grey = np.repeat(rgb[..., :1], 3, axis=2)
+    issues, chroma = colour_warning(grey, skin)
+    assert chroma == 0.0
+    assert [i.code for i in issues] == ["no_colour"]
