@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import (
     Image,
+    JpegImagePlugin,
     TiffImagePlugin,
     UnidentifiedImageError,
     WebPImagePlugin,  # noqa: F401  (registers the plugin)
@@ -149,9 +150,18 @@ def _from_bytes(data: bytes, limits: LoadLimits) -> Photo:
             except Exception as exc:
                 raise UnreadableImage(_DAMAGED) from exc
             fmt = _FORMATS[str(im.format)]
+            chroma = _chroma_px(im)
     return Photo(
-        _orient(rgb, orientation), hashlib.sha256(data).hexdigest(), fmt, bits, orientation
+        _orient(rgb, orientation), hashlib.sha256(data).hexdigest(), fmt, bits, orientation, chroma
     )
+
+
+def _chroma_px(im: Image.Image) -> int:
+    """Pixels per stored colour sample of a JPEG (``Photo.chroma_px``): 2 when its chroma is
+    subsampled (4:2:0 or 4:2:2), else 1."""
+    if not isinstance(im, JpegImagePlugin.JpegImageFile) or im.mode not in ("RGB", "YCbCr"):
+        return 1
+    return 2 if JpegImagePlugin.get_sampling(im) in (1, 2) else 1
 
 
 def _decode(im: Image.Image, data: bytes) -> tuple[U8, int, int]:

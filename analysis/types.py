@@ -33,6 +33,9 @@ class Photo:
         Bits per channel of the source (8 or 16).
     exif_orientation:
         The EXIF orientation tag that was applied (1 when none).
+    chroma_px:
+        Pixels each stored colour sample spans (JPEG chroma subsampling: 2 for 4:2:0 and
+        4:2:2, 1 for 4:4:4, and for every other source).
     """
 
     rgb: U8
@@ -40,6 +43,7 @@ class Photo:
     source_format: str
     source_bit_depth: int = 8
     exif_orientation: int = 1
+    chroma_px: int = 1
 
     @property
     def width(self) -> int:
