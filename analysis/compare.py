@@ -804,7 +804,7 @@ def chroma_blur(
     As ``resolution_blur``, with a colour sample's span ``chroma_px x source_mm /
     canonical_mm`` (at least 1 canonical px). A downscaled 4:2:0 copy of Powell's 4:4:4
     portrait (3.8 px/mm, its colour at 1.9) read 24 of 285 region-metrics as changed, 20 of
-    them spots and melanin spread; with its colour matched, none of those."""
+    them spots and melanin spread fading; with its colour matched, 6."""
 
     def span(p: Prepared) -> float:
         return max(1.0, p.photo.chroma_px * p.canonical.source_mm_per_px / p.canonical.mm_per_px)
