@@ -150,18 +150,30 @@ def _from_bytes(data: bytes, limits: LoadLimits) -> Photo:
             except Exception as exc:
                 raise UnreadableImage(_DAMAGED) from exc
             fmt = _FORMATS[str(im.format)]
-            chroma = _chroma_px(im)
+            chroma = _chroma_px(im, data)
     return Photo(
         _orient(rgb, orientation), hashlib.sha256(data).hexdigest(), fmt, bits, orientation, chroma
     )
 
 
-def _chroma_px(im: Image.Image) -> int:
-    """Pixels per stored colour sample of a JPEG (``Photo.chroma_px``): 2 when its chroma is
-    subsampled (4:2:0 or 4:2:2), else 1."""
+def _chroma_px(im: Image.Image, data: bytes) -> int:
+    """Pixels per stored colour sample (``Photo.chroma_px``): 2 for a JPEG whose chroma is
+    subsampled (4:2:0 or 4:2:2) and for a lossy WebP (VP8 is always 4:2:0), else 1."""
+    if im.format == "WEBP":
+        return 2 if _webp_chunks(data) & {b"VP8 "} else 1
     if not isinstance(im, JpegImagePlugin.JpegImageFile) or im.mode not in ("RGB", "YCbCr"):
         return 1
     return 2 if JpegImagePlugin.get_sampling(im) in (1, 2) else 1
+
+
+def _webp_chunks(data: bytes) -> set[bytes]:
+    """The chunk names of a RIFF WebP file (``VP8 ``: lossy, ``VP8L``: lossless)."""
+    names, i = set(), 12
+    while i + 8 <= len(data):
+        size = struct.unpack("<I", data[i + 4 : i + 8])[0]
+        names.add(data[i : i + 4])
+        i += 8 + size + (size & 1)  # chunks are padded to an even size
+    return names
 
 
 def _decode(im: Image.Image, data: bytes) -> tuple[U8, int, int]:

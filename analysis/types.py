@@ -34,8 +34,8 @@ class Photo:
     exif_orientation:
         The EXIF orientation tag that was applied (1 when none).
     chroma_px:
-        Pixels each stored colour sample spans (JPEG chroma subsampling: 2 for 4:2:0 and
-        4:2:2, 1 for 4:4:4, and for every other source).
+        Pixels each stored colour sample spans (chroma subsampling: 2 for a 4:2:0 or 4:2:2
+        JPEG and for a lossy WebP, 1 for a 4:4:4 JPEG and for every other source).
     """
 
     rgb: U8

@@ -70,9 +70,15 @@ def test_a_jpegs_colour_subsampling_is_read(subsampling, chroma_px):
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=90, subsampling=subsampling)
     assert load_image(buf.getvalue()).chroma_px == chroma_px
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    assert load_image(buf.getvalue()).chroma_px == 1
+    for fmt, kw, expected in (
+        ("PNG", {}, 1),
+        ("WEBP", {"lossless": True}, 1),
+        ("WEBP", {"quality": 80}, 2),
+        ("WEBP", {"quality": 80, "exif": Image.Exif().tobytes()}, 2),  # extended: VP8X first
+    ):
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, fmt, **kw)
+        assert load_image(buf.getvalue()).chroma_px == expected, (fmt, kw)
 
 
 def test_colour_alone_is_blurred():
