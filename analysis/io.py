@@ -45,6 +45,11 @@ _AGAIN = " Please upload the original photo again."
 _EMPTY = "The photo could not be read: the file is empty." + _AGAIN
 _DAMAGED = "The photo could not be read: the file is damaged or incomplete." + _AGAIN
 _UNSUPPORTED = "This file is not a photo in a supported format (JPEG, PNG, TIFF or WebP)."
+_HEIF = (
+    "This photo is in the HEIC or AVIF format, which iPhones and some Android phones save by "
+    "default; it cannot be read here. Please upload it as JPEG (on an iPhone: Settings > "
+    "Camera > Formats > Most Compatible, or export or share it as JPEG)."
+)
 _ORIENTATION_TAG = 0x0112
 
 
@@ -136,6 +141,8 @@ def _from_bytes(data: bytes, limits: LoadLimits) -> Photo:
             raise ImageTooLarge(_too_large_msg(size, limits)) from exc
         except UnidentifiedImageError as exc:
             supported = data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+            if data[4:8] == b"ftyp":  # ISO media: HEIC, HEIF, AVIF (or a video)
+                raise UnsupportedFormat(_HEIF if _heif_brand(data) else _UNSUPPORTED) from exc
             raise (
                 UnreadableImage(_DAMAGED) if supported else UnsupportedFormat(_UNSUPPORTED)
             ) from exc
@@ -154,6 +161,15 @@ def _from_bytes(data: bytes, limits: LoadLimits) -> Photo:
     return Photo(
         _orient(rgb, orientation), hashlib.sha256(data).hexdigest(), fmt, bits, orientation, chroma
     )
+
+
+def _heif_brand(data: bytes) -> bool:
+    """An ISO media file whose major or compatible brands name a still image (HEIC, HEIF,
+    AVIF) rather than a video."""
+    size = int.from_bytes(data[:4], "big")
+    brands = data[8:12] + data[16 : min(max(size, 16), 64)]
+    still = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+    return any(brands[i : i + 4] in still for i in range(0, len(brands) - 3, 4))
 
 
 def _chroma_px(im: Image.Image, data: bytes) -> int:

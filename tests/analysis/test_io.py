@@ -268,6 +268,25 @@ def test_not_an_image(raw: bytes) -> None:
     assert "JPEG, PNG, TIFF or WebP" in message
 
 
+@pytest.mark.parametrize(
+    ("brands", "heif"),
+    [
+        (b"heic\x00\x00\x00\x00mif1heic", True),
+        (b"avif\x00\x00\x00\x00avifmif1", True),
+        (b"isom\x00\x00\x02\x00isomiso2", False),
+    ],
+    ids=["heic", "avif", "mp4"],
+)
+def test_phone_formats_are_named(brands: bytes, heif: bool) -> None:
+    """An iPhone's HEIC (or an AVIF) is told apart from other unreadable files, so the
+    assistant is told how to get a JPEG; a video is refused as any other file."""
+    box = b"ftyp" + brands
+    raw = len(box + b"0000").to_bytes(4, "big") + box + bytes(200)
+    message = expect("unsupported_format", raw).message
+    assert ("HEIC" in message) is heif
+    assert ("JPEG, PNG, TIFF or WebP" in message) is not heif
+
+
 @pytest.mark.parametrize("fmt", ["GIF", "BMP", "PPM", "ICO"])
 def test_other_image_formats_unsupported(fmt: str) -> None:
     expect("unsupported_format", encode(ASTRO[:128, :128], fmt))
