@@ -93,6 +93,14 @@ def pixel_grid(shape: tuple[int, int]) -> tuple[F32, F32]:
     return xx, yy
 
 
+def jpeg_roundtrip(rgb: U8, quality: int) -> U8:
+    """``rgb`` JPEG-encoded at ``quality`` (OpenCV: 4:2:0 colour) and decoded again."""
+    _, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return np.ascontiguousarray(
+        np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)[:, :, ::-1]
+    )
+
+
 def resample(
     rgb: U8, to_photo: F64, map_x: F32, map_y: F32, scale: float, *, jpeg: int = 0
 ) -> tuple[U8, Bool]:
@@ -124,8 +132,7 @@ def resample(
         return np.zeros((*map_x.shape, 3), np.uint8), np.zeros(map_x.shape, bool)
     crop = rgb[y0:y1, x0:x1]
     if jpeg:
-        _, buf = cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, jpeg])
-        crop = np.ascontiguousarray(np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR))[:, :, ::-1])
+        crop = jpeg_roundtrip(crop, jpeg)
     px, py = px - x0, py - y0
     if scale < 0.8:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))

@@ -147,7 +147,7 @@ from scipy import ndimage as ndi
 from scipy import stats
 
 from analysis import landmarks as lm
-from analysis.canonical import CanonicalFace, apply_affine, pixel_grid, resample
+from analysis.canonical import CanonicalFace, apply_affine, jpeg_roundtrip, pixel_grid, resample
 from analysis.colour import SRGB_TO_LINEAR, masked_gaussian, to_srgb8
 from analysis.errors import AnalysisError, RegistrationFailed, UnsupportedFormat
 from analysis.expression import ExpressionChange, expression_change
@@ -787,7 +787,12 @@ def resolution_blur(before: CanonicalFace, after: CanonicalFace) -> tuple[float,
     canonical pixels (at least 1); the finer image gets a Gaussian of
     ``RESOLUTION_BLUR * sqrt(r_coarse^2 - r_fine^2)`` pixels. Both 0 when they match within 10 %.
     """
-    ra, rb = _source_pixel(before), _source_pixel(after)
+    return _blur_to_match(_source_pixel(before), _source_pixel(after))
+
+
+def _blur_to_match(ra: float, rb: float) -> tuple[float, float]:
+    """``resolution_blur``'s rule for two sample spans (canonical px): the finer one's Gaussian
+    ``RESOLUTION_BLUR * sqrt(r_coarse^2 - r_fine^2)``, the coarser one's 0; both 0 within 10 %."""
     if max(ra, rb) < 1.1 * min(ra, rb):
         return 0.0, 0.0
     sigma = RESOLUTION_BLUR * float(np.sqrt(abs(ra**2 - rb**2)))
@@ -809,13 +814,11 @@ def chroma_blur(
     def span(p: Prepared) -> float:
         return max(1.0, p.photo.chroma_px * p.canonical.source_mm_per_px / p.canonical.mm_per_px)
 
-    ca, cb = span(before), span(after)
-    if max(ca, cb) < 1.1 * min(ca, cb):
-        return 0.0, 0.0
-    need = RESOLUTION_BLUR * float(np.sqrt(abs(ca**2 - cb**2)))
-    if ca > cb:  # the after photo's colour is finer
-        return 0.0, float(np.sqrt(max(0.0, need**2 - blur_b**2)))
-    return float(np.sqrt(max(0.0, need**2 - blur_a**2))), 0.0
+    def beyond(need: float, done: float) -> float:
+        return float(np.sqrt(need**2 - done**2)) if need > done else 0.0
+
+    need_a, need_b = _blur_to_match(span(before), span(after))
+    return beyond(need_a, blur_a), beyond(need_b, blur_b)
 
 
 def focus_reference(face: CanonicalFace) -> Bool:
@@ -916,11 +919,7 @@ class _Side:
         re-compression."""
         rgb = _blurred(_with_gains(face.rgb, self.gains, self.ceiling, light), self.blur)
         rgb = _chroma_blurred(rgb, self.chroma_blur)
-        if quality:
-            _, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-            decoded = np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)
-            rgb = np.ascontiguousarray(decoded[:, :, ::-1])
-        return replace(face, rgb=rgb)
+        return replace(face, rgb=jpeg_roundtrip(rgb, quality) if quality else rgb)
 
 
 def _blurred(rgb: U8, sigma: float) -> U8:

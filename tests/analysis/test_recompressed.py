@@ -13,13 +13,8 @@ import pytest
 from PIL import Image
 
 from analysis import compare
-from analysis.canonical import pixel_grid, resample
+from analysis.canonical import jpeg_roundtrip, pixel_grid, resample
 from tests.conftest import face_path
-
-
-def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
-    _, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return np.ascontiguousarray(np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR))[:, :, ::-1])
 
 
 def test_resample_recompresses_on_the_photos_own_block_grid():
@@ -32,7 +27,7 @@ def test_resample_recompresses_on_the_photos_own_block_grid():
     identity = np.array([[1.0, 0.0, 37.0], [0.0, 1.0, 45.0]])  # a crop starting off the grid
     plain, _ = resample(photo, identity, xx, yy, 1.0)
     again, inside = resample(photo, identity, xx, yy, 1.0, jpeg=85)
-    whole, _ = resample(_jpeg(photo, 85), identity, xx, yy, 1.0)
+    whole, _ = resample(jpeg_roundtrip(photo, 85), identity, xx, yy, 1.0)
     assert inside.all()
     np.testing.assert_array_equal(plain, photo[45:165, 37:187])
     core = (slice(24, -24), slice(24, -24))  # away from the crop's own edge blocks
